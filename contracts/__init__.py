@@ -1,0 +1,2 @@
+"""What the boundaries promise, in machine-checked form: port conformance suites,
+event schemas and the OpenAPI document."""

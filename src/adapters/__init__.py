@@ -1,0 +1,1 @@
+"""Implementations of core's ports: SQL, embedded defaults, providers and fakes."""

@@ -1,0 +1,1 @@
+"""The identity system's tables and repositories."""

@@ -1,0 +1,44 @@
+"""Tables owned by the identity system (prefix ``identity_``)."""
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table
+
+from adapters.sql.naming import system_metadata
+from adapters.sql.types import UTCDateTime
+
+metadata = system_metadata()
+
+users = Table(
+    "identity_users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("staff_role", String(20), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+workspaces = Table(
+    "identity_workspaces",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+memberships = Table(
+    "identity_memberships",
+    metadata,
+    Column(
+        "workspace_id",
+        String(40),
+        ForeignKey("identity_workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "user_id", String(40), ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_identity_memberships_user_id", "user_id"),
+)

@@ -1,0 +1,15 @@
+"""Every system's metadata, for migrations and for the models-vs-migrations check.
+
+Removing a system means deleting its entry here, its package under ``adapters/sql``
+and its folder under ``migrations/versions``.
+"""
+
+from sqlalchemy import MetaData
+
+from adapters.sql.identity.tables import metadata as identity_metadata
+from adapters.sql.workflows.tables import metadata as workflows_metadata
+
+SYSTEM_METADATA: dict[str, MetaData] = {
+    "identity": identity_metadata,
+    "workflows": workflows_metadata,
+}

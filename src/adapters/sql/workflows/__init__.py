@@ -1,0 +1,1 @@
+"""The workflows system's tables and stores."""

@@ -1,0 +1,1 @@
+"""The domain ring: models, state machines, ports and use cases. Pure Python."""

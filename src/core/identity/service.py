@@ -1,0 +1,95 @@
+"""Identity use cases: registering users and staff, creating workspaces."""
+
+from __future__ import annotations
+
+from core.identity.errors import EmailTakenError, InvalidPasswordError
+from core.identity.events import MemberAdded, UserRegistered, WorkspaceCreated
+from core.identity.model import (
+    Membership,
+    StaffRole,
+    User,
+    Workspace,
+    WorkspaceRole,
+    normalize_email,
+)
+from core.identity.ports import PasswordHasher, UserRepository, WorkspaceRepository
+from core.kernel import Clock, IdGenerator, TenantContext, UnitOfWork, ValidationError
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 256
+WORKSPACE_NAME_MAX_LENGTH = 100
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise InvalidPasswordError(
+            f"use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters", field="password"
+        )
+
+
+class IdentityService:
+    """The identity use cases, bound to one unit of work."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        users: UserRepository,
+        workspaces: WorkspaceRepository,
+        hasher: PasswordHasher,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._users = users
+        self._workspaces = workspaces
+        self._hasher = hasher
+        self._clock = clock
+        self._ids = ids
+
+    async def register_user(
+        self, email: str, name: str, password: str, staff_role: StaffRole | None = None
+    ) -> User:
+        normalized = normalize_email(email)
+        check_password(password)
+        if await self._users.get_by_email(normalized) is not None:
+            raise EmailTakenError()
+        now = self._clock.now()
+        user = User(
+            id=self._ids.new("usr", now),
+            email=normalized,
+            name=name.strip() or normalized.split("@")[0],
+            password_hash=self._hasher.hash(password),
+            created_at=now,
+            staff_role=staff_role,
+        )
+        await self._users.add(user)
+        self._uow.raise_event(UserRegistered(occurred_at=now, user_id=user.id, email=user.email))
+        return user
+
+    async def create_workspace(self, owner_id: str, name: str) -> Workspace:
+        name = name.strip()
+        if not 1 <= len(name) <= WORKSPACE_NAME_MAX_LENGTH:
+            raise ValidationError(
+                f"a workspace name has 1 to {WORKSPACE_NAME_MAX_LENGTH} characters", field="name"
+            )
+        now = self._clock.now()
+        workspace = Workspace(id=self._ids.new("ws", now), name=name, created_at=now)
+        await self._workspaces.add(workspace)
+        tenant = TenantContext(workspace.id, actor_id=owner_id)
+        owner = Membership(
+            workspace_id=workspace.id, user_id=owner_id, role=WorkspaceRole.OWNER, created_at=now
+        )
+        await self._workspaces.add_member(tenant, owner)
+        self._uow.raise_event(
+            WorkspaceCreated(occurred_at=now, workspace_id=workspace.id, owner_id=owner_id)
+        )
+        self._uow.raise_event(
+            MemberAdded(
+                occurred_at=now, workspace_id=workspace.id, user_id=owner_id, role=owner.role
+            )
+        )
+        return workspace
+
+    async def user_count(self) -> int:
+        return await self._users.count()

@@ -1,0 +1,30 @@
+"""Domain events: what happened, as immutable msgspec Structs with a stable name.
+
+Each event type declares ``name`` (``system.thing_happened``), which is its wire name in
+the outbox, in subscriptions and in ``contracts/events/``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+import msgspec
+
+
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every domain event. Subclasses set ``name`` and add their fields."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+
+    occurred_at: datetime
+    workspace_id: str | None = None
+
+
+def encode_event(event: DomainEvent) -> bytes:
+    return msgspec.json.encode(event)
+
+
+def decode_event(event_cls: type[DomainEvent], payload: bytes) -> DomainEvent:
+    return msgspec.json.decode(payload, type=event_cls)

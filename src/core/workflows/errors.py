@@ -1,0 +1,1 @@
+"""Errors of the workflows system. (None yet: durable jobs add them.)"""

@@ -1,0 +1,1 @@
+"""Events the workflows system publishes. (None yet: durable jobs add them.)"""

@@ -1,0 +1,237 @@
+"""``ninefold``: serve, worker, db, openapi, seed-demo, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from entrypoints.containers import ApplicationContainer, build_container, close_container
+from entrypoints.logging import configure_logging
+from entrypoints.settings import (
+    ConfigurationError,
+    Settings,
+    effective_configuration,
+    ensure_secret_key,
+    load_settings,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+
+DEFAULT_OPENAPI_PATH = Path("contracts/openapi.json")
+
+
+def _settings() -> Settings:
+    return ensure_secret_key(load_settings())
+
+
+async def _with_container(
+    settings: Settings, work: Callable[[ApplicationContainer], Awaitable[int]]
+) -> int:
+    container = build_container(settings)
+    try:
+        return await work(container)
+    finally:
+        await close_container(container)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve HTTP with granian; the worker and scheduler run in the app process."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    overrides = {"host": args.host, "port": args.port, "http_workers": args.workers}
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ["NINEFOLD_" + name.upper()] = str(value)
+    if args.no_worker:
+        os.environ["NINEFOLD_RUN_WORKER"] = "false"
+    settings = _settings()  # fail here, with the full list, not inside a worker process
+    configure_logging(settings)
+    print(f"ninefold serving on http://{settings.host}:{settings.port}", file=sys.stderr)
+    Granian(
+        "entrypoints.http.asgi:create",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.http_workers,
+        interface=Interfaces.ASGI,
+        log_enabled=True,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        log_access=False,
+    ).serve()
+    return EXIT_OK
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """Run the outbox relay and the scheduler until SIGINT or SIGTERM."""
+    from entrypoints.worker import Worker
+
+    settings = _settings()
+    configure_logging(settings)
+
+    async def run(container: ApplicationContainer) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Worker(container).run_until_stopped(stop)
+        return EXIT_OK
+
+    return asyncio.run(_with_container(settings, run))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from adapters.sql.migrations import runner
+
+    settings = _settings()
+    configure_logging(settings)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+
+    async def run(container: ApplicationContainer) -> int:
+        engine = container.database.engine()
+        if args.db_command == "upgrade":
+            await runner.upgrade(engine, args.target)
+            print(f"database at: {', '.join(sorted(await runner.current_revisions(engine)))}")
+        elif args.db_command == "downgrade":
+            await runner.downgrade(engine, args.target)
+            current = await runner.current_revisions(engine)
+            print(f"database at: {', '.join(sorted(current)) or '(empty)'}")
+        else:
+            current = await runner.current_revisions(engine)
+            pending = runner.script_heads() - current
+            print(f"current: {', '.join(sorted(current)) or '(empty)'}")
+            print(f"pending heads: {', '.join(sorted(pending)) or 'none'}")
+            return EXIT_FAILURE if args.check and pending else EXIT_OK
+        return EXIT_OK
+
+    return asyncio.run(_with_container(settings, run))
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (or, with --check, fail when the file is stale)."""
+    from entrypoints.http.app import create_app, openapi_document
+
+    settings = _settings()
+    app = create_app(build_container(settings), run_worker=False)
+    text = json.dumps(openapi_document(app), indent=2, sort_keys=True) + "\n"
+    path: Path = args.output
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"{path} is stale: run 'ninefold openapi'", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"{path} is current")
+        return EXIT_OK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from entrypoints.seed import seed_demo
+
+    settings = _settings()
+    configure_logging(settings)
+    return asyncio.run(_with_container(settings, seed_demo))
+
+
+def cmd_config_check(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    width = max(len(name) for name in effective_configuration(settings))
+    for name, value in effective_configuration(settings).items():
+        print(f"{name:<{width}}  {value}")
+    print("configuration is valid", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ninefold",
+        description="ninefold: the SaaS starter kit. Settings come from NINEFOLD_* "
+        "environment variables and .env (see 'ninefold config check').",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage error, 78 configuration error.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve HTTP, the jobs worker and the scheduler in one process",
+        description="Serve the app with granian. Unless --no-worker, each app process also "
+        "runs the worker (outbox relay) and the scheduler. Run 'ninefold db upgrade' first.",
+    )
+    serve.add_argument("--host", help="address to bind (NINEFOLD_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (NINEFOLD_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="HTTP processes (NINEFOLD_HTTP_WORKERS)")
+    serve.add_argument("--no-worker", action="store_true", help="serve HTTP only")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the worker and scheduler without HTTP",
+        description="Deliver outbox events and run scheduled tasks until SIGINT/SIGTERM. "
+        "Any number of workers may share one database.",
+    )
+    worker.set_defaults(handler=cmd_worker)
+
+    db = sub.add_parser(
+        "db", help="migrate the database", description="Alembic migrations, one branch per system."
+    )
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply migrations (default: every system's head)")
+    up.add_argument("target", nargs="?", default="heads", help="revision (default: heads)")
+    down = db_sub.add_parser("downgrade", help="revert to a revision, e.g. identity@base")
+    down.add_argument("target", help="revision: 'base', 'identity@base', 'workflows_0001'...")
+    current = db_sub.add_parser("current", help="show applied and pending revisions")
+    current.add_argument("--check", action="store_true", help="exit 1 when anything is pending")
+    db.set_defaults(handler=cmd_db)
+
+    openapi = sub.add_parser(
+        "openapi",
+        help="write the OpenAPI document to contracts/openapi.json",
+        description="Write the app's OpenAPI document, or check that the file is current.",
+    )
+    openapi.add_argument("--output", type=Path, default=DEFAULT_OPENAPI_PATH)
+    openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    openapi.set_defaults(handler=cmd_openapi)
+
+    seed = sub.add_parser(
+        "seed-demo",
+        help="create a superadmin and a demo user with a workspace (once)",
+        description="On an empty database: create a platform superadmin and a demo user "
+        "with a workspace, with generated passwords printed once. Later runs change nothing.",
+    )
+    seed.set_defaults(handler=cmd_seed_demo)
+
+    config = sub.add_parser("config", help="inspect the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_sub.add_parser(
+        "check", help="validate and print the effective configuration, secrets masked"
+    )
+    check.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

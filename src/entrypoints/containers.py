@@ -1,0 +1,108 @@
+"""The composition root: one dependency-injector container per system, plus the
+application container that joins them and picks each port's adapter from settings.
+
+Litestar owns request scope (the unit of work, later the current user); the containers
+own configuration, singletons and the object graph. Tests override providers:
+``container.identity.password_hasher.override(providers.Object(fake))``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from dependency_injector import containers, providers
+
+from adapters.argon2.hasher import Argon2PasswordHasher
+from adapters.memory.identity import PlaintextPasswordHasher
+from adapters.sql.database import create_engine, create_session_factory
+from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
+from adapters.sql.uow import SqlUnitOfWork
+from core.identity import IdentityService, PasswordHasher
+from core.kernel import Clock, IdGenerator, SystemClock
+from core.workflows import EventBus, OutboxRelay
+from entrypoints.settings import Settings
+
+
+class KernelContainer(containers.DeclarativeContainer):
+    """Time and ids, shared by every system."""
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(IdGenerator)
+
+
+class DatabaseContainer(containers.DeclarativeContainer):
+    """The engine (one per process, shared by HTTP, worker and CLI) and sessions."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    engine = providers.Singleton(
+        create_engine,
+        url=settings.provided.effective_database_url,
+        pool_size=settings.provided.database_pool_size,
+    )
+    session_factory = providers.Singleton(create_session_factory, engine=engine)
+
+
+def _identity_service(
+    uow: SqlUnitOfWork, hasher: PasswordHasher, clock: Clock, ids: IdGenerator
+) -> IdentityService:
+    return IdentityService(
+        uow=uow,
+        users=SqlUserRepository(uow.session),
+        workspaces=SqlWorkspaceRepository(uow.session),
+        hasher=hasher,
+        clock=clock,
+        ids=ids,
+    )
+
+
+class IdentityContainer(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    kernel = providers.DependenciesContainer()
+
+    password_hasher = providers.Selector(
+        settings.provided.password_hasher,
+        argon2=providers.Singleton(Argon2PasswordHasher),
+        plaintext=providers.Singleton(PlaintextPasswordHasher),
+    )
+    service = providers.Factory(
+        _identity_service, hasher=password_hasher, clock=kernel.clock, ids=kernel.ids
+    )
+
+
+class ApplicationContainer(containers.DeclarativeContainer):
+    """Everything the entrypoints need. Build it with ``build_container(settings)``."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    kernel = providers.Container(KernelContainer)
+    database = providers.Container(DatabaseContainer, settings=settings)
+
+    # Set after a commit that stored events, so the relay delivers them at once.
+    outbox_wakeup = providers.Singleton(asyncio.Event)
+    event_bus = providers.Singleton(EventBus)
+    unit_of_work = providers.Factory(
+        SqlUnitOfWork,
+        session_factory=database.session_factory,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        on_events_committed=outbox_wakeup.provided.set,
+    )
+    outbox_relay = providers.Singleton(
+        OutboxRelay,
+        bus=event_bus,
+        open_session=unit_of_work.provider,
+        clock=kernel.clock,
+        wakeup=outbox_wakeup,
+    )
+
+    identity = providers.Container(IdentityContainer, settings=settings, kernel=kernel)
+
+
+def build_container(settings: Settings) -> ApplicationContainer:
+    return ApplicationContainer(settings=settings)
+
+
+async def close_container(container: ApplicationContainer) -> None:
+    """Release what the container opened (the database pool)."""
+    # Creating an engine opens no connection, so asking for it here costs nothing.
+    await container.database.engine().dispose()
+    container.database.engine.reset()  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""The HTTP entrypoint: a Litestar app on msgspec, served by granian."""

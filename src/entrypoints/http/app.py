@@ -1,0 +1,101 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+
+from adapters.sql.migrations.runner import script_heads
+from entrypoints.containers import ApplicationContainer, close_container
+from entrypoints.http.context import RequestContext
+from entrypoints.http.dependencies import provide_uow
+from entrypoints.http.health import HealthController
+from entrypoints.http.problems import exception_handlers
+from entrypoints.settings import Settings
+from entrypoints.worker import Worker
+
+API_VERSION = "0.1.0"
+QUIET_PATHS = ("/health/live", "/health/ready")
+
+
+def openapi_config() -> OpenAPIConfig:
+    # No render plugins: the hosted UIs load assets from public CDNs. The document is
+    # served at /schema/openapi.json and kept in contracts/openapi.json.
+    return OpenAPIConfig(
+        title="ninefold",
+        version=API_VERSION,
+        description="The ninefold API. Errors are RFC 9457 problem details.",
+        path="/schema",
+        render_plugins=[],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+                "apiKey": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
+            }
+        ),
+    )
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every system's routes; a system's removal deletes its line here."""
+    return [HealthController]
+
+
+def create_app(
+    container: ApplicationContainer,
+    *,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    run_worker: bool | None = None,
+) -> Litestar:
+    settings: Settings = container.settings()
+    worker = Worker(container)
+    start_worker = settings.run_worker if run_worker is None else run_worker
+
+    async def on_startup(app: Litestar) -> None:
+        app.state.migration_heads = frozenset(script_heads())
+        if start_worker:
+            worker.start()
+
+    async def on_shutdown(app: Litestar) -> None:
+        await worker.stop()
+        await close_container(container)
+
+    app = Litestar(
+        route_handlers=[*route_handlers(), *extra_route_handlers],
+        dependencies={"uow": Provide(provide_uow)},
+        exception_handlers=exception_handlers(show_details=settings.env == "development"),
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_hosts)
+        if "*" not in settings.allowed_hosts
+        else None,
+        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
+        if settings.cors_origins
+        else None,
+        state=State({"container": container}),
+        debug=False,
+        logging_config=None,
+    )
+    # Outermost layer, around Litestar's exception handling, as Litestar does for CORS:
+    # so request ids and security headers reach 404/405/413/500 responses too.
+    app.asgi_handler = RequestContext(
+        app.asgi_handler, production=settings.is_production, quiet_paths=QUIET_PATHS
+    )
+    return app
+
+
+def openapi_document(app: Litestar) -> dict[str, Any]:
+    return app.openapi_schema.to_schema()

@@ -1,0 +1,274 @@
+"""Typed settings from ``NINEFOLD_*`` environment variables and an optional ``.env``.
+
+Every field below is one variable: ``database_url`` is ``NINEFOLD_DATABASE_URL``. The
+environment wins over ``.env``. ``load_settings`` collects every problem before it fails,
+so one start-up names all that is wrong at once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import msgspec
+from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+
+PREFIX = "NINEFOLD_"
+Environment = Literal["development", "test", "production"]
+MIN_SECRET_LENGTH = 32
+WEAK_SECRETS = frozenset({"changeme", "secret", "password", "development", "test", "ninefold"})
+
+# For each selectable provider: the settings it cannot run without. Providers listed in
+# AVAILABLE_PROVIDERS have an adapter in this build; the others are reserved names whose
+# adapters arrive with their systems, and selecting one is reported as a problem.
+PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("payments_provider", "stripe"): ("stripe_secret_key", "stripe_webhook_secret"),
+    ("payments_provider", "dodo"): ("dodo_api_key", "dodo_webhook_secret"),
+    ("email_provider", "resend"): ("resend_api_key", "resend_webhook_secret"),
+    ("media_provider", "imagekit"): ("imagekit_private_key", "imagekit_url_endpoint"),
+    ("analytics_provider", "posthog"): ("posthog_api_key", "posthog_host"),
+    ("error_tracking", "sentry"): ("sentry_dsn",),
+    ("jobs_backend", "saq"): ("redis_url",),
+}
+AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
+    "payments_provider": frozenset({"sandbox"}),
+    "email_provider": frozenset({"outbox"}),
+    "media_provider": frozenset({"local"}),
+    "analytics_provider": frozenset({"local"}),
+    "error_tracking": frozenset({"log"}),
+    "jobs_backend": frozenset({"sql"}),
+}
+SECRET_SUFFIXES = ("_key", "_secret", "_dsn", "_password", "_token")
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    """The application's configuration. See docs/configuration.md for each variable."""
+
+    env: Environment = "development"
+    data_dir: str = "var"
+    database_url: str = ""  # empty: SQLite file ninefold.db in data_dir
+    database_pool_size: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    http_workers: int = 1
+    run_worker: bool = True
+    secret_key: str = ""  # empty outside production: generated once into data_dir
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    max_body_bytes: int = 2 * 1024 * 1024
+    allowed_hosts: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    password_hasher: Literal["argon2", "plaintext"] = "argon2"
+
+    payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    dodo_api_key: str = ""
+    dodo_webhook_secret: str = ""
+    email_provider: Literal["outbox", "resend"] = "outbox"
+    resend_api_key: str = ""
+    resend_webhook_secret: str = ""
+    media_provider: Literal["local", "imagekit"] = "local"
+    imagekit_private_key: str = ""
+    imagekit_url_endpoint: str = ""
+    analytics_provider: Literal["local", "posthog"] = "local"
+    posthog_api_key: str = ""
+    posthog_host: str = ""
+    error_tracking: Literal["log", "sentry"] = "log"
+    sentry_dsn: str = ""
+    jobs_backend: Literal["sql", "saq"] = "sql"
+    redis_url: str = ""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_path / 'ninefold.db').as_posix()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def console_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.env == "development"
+        return self.log_format == "console"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot start the app; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"ninefold cannot start: the configuration has problems:\n{lines}")
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def _raw_values(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    raw.update(environ)
+    return {
+        key[len(PREFIX) :].lower(): value
+        for key, value in raw.items()
+        if key.startswith(PREFIX) and key != PREFIX + "ENV_FILE"
+    }
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | str | None = ".env"
+) -> Settings:
+    """Read, convert and check the settings; raise ``ConfigurationError`` listing all
+    problems."""
+    environ = os.environ if environ is None else environ
+    if "NINEFOLD_ENV_FILE" in environ:
+        env_file = environ["NINEFOLD_ENV_FILE"]
+    raw = _raw_values(environ, Path(env_file) if env_file else None)
+    fields = {field.name: field for field in msgspec.structs.fields(Settings)}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, text in sorted(raw.items()):
+        field = fields.get(name)
+        if field is None:
+            problems.append(f"{env_name(name)} is not a known setting")
+            continue
+        value: Any = text
+        if _is_list(field.type):
+            value = [item.strip() for item in text.split(",") if item.strip()]
+        try:
+            values[name] = msgspec.convert(value, type=field.type, strict=False)
+        except msgspec.ValidationError as exc:
+            problems.append(f"{env_name(name)}={_shown(name, text)!s}: {_explain(field.type, exc)}")
+    settings = Settings(**values)
+    problems.extend(check_settings(settings))
+    if problems:
+        raise ConfigurationError(problems)
+    return settings
+
+
+def _explain(annotation: Any, exc: msgspec.ValidationError) -> str:
+    choices = get_args(annotation)
+    if get_origin(annotation) is Literal:
+        return "expected one of " + ", ".join(repr(c) for c in choices)
+    if annotation is int:
+        return "expected a whole number"
+    if annotation is bool:
+        return "expected true or false"
+    return str(exc)
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Everything that stops a start: ranges, missing provider keys, weak secrets."""
+    problems: list[str] = []
+    if not 0 < settings.port < 65536:
+        problems.append(f"{env_name('port')} must be between 1 and 65535")
+    if settings.http_workers < 1:
+        problems.append(f"{env_name('http_workers')} must be at least 1")
+    if settings.max_body_bytes < 1024:
+        problems.append(f"{env_name('max_body_bytes')} must be at least 1024")
+    for (selector, provider), keys in PROVIDER_KEYS.items():
+        if getattr(settings, selector) != provider:
+            continue
+        missing = [env_name(key) for key in keys if not getattr(settings, key)]
+        if missing:
+            problems.append(f"{env_name(selector)}={provider} needs {', '.join(missing)}")
+    for selector, available in AVAILABLE_PROVIDERS.items():
+        chosen = getattr(settings, selector)
+        if chosen not in available:
+            problems.append(
+                f"{env_name(selector)}={chosen}: no adapter for it in this build yet "
+                f"(available: {', '.join(sorted(available))})"
+            )
+    if settings.is_production:
+        problems.extend(_production_problems(settings))
+    return problems
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    problems = []
+    secret = settings.secret_key
+    if not secret:
+        problems.append(f"{env_name('secret_key')} is required in production")
+    elif len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS or len(set(secret)) < 8:
+        problems.append(
+            f"{env_name('secret_key')} is weak: use at least {MIN_SECRET_LENGTH} random "
+            "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if settings.password_hasher != "argon2":
+        problems.append(f"{env_name('password_hasher')} must be argon2 in production")
+    if "*" in settings.allowed_hosts:
+        problems.append(f"{env_name('allowed_hosts')} must name the app's hosts in production")
+    return problems
+
+
+def is_secret(name: str) -> bool:
+    return name.endswith(SECRET_SUFFIXES)
+
+
+def _shown(name: str, value: str) -> str:
+    return mask(value) if is_secret(name) else value
+
+
+def mask(value: str) -> str:
+    if not value:
+        return ""
+    return "****" if len(value) < 12 else value[:2] + "****" + value[-2:]
+
+
+def _mask_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "****"
+
+
+def effective_configuration(settings: Settings) -> dict[str, str]:
+    """Every setting as ``NINEFOLD_X -> value``, secrets masked."""
+    shown: dict[str, str] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = getattr(settings, field.name)
+        if field.name == "database_url":
+            text = _mask_url(settings.effective_database_url)
+        elif isinstance(value, list):
+            text = ",".join(value)
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        else:
+            text = str(value)
+        shown[env_name(field.name)] = mask(text) if is_secret(field.name) else text
+    return shown
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Outside production, an empty secret key is generated once and kept in
+    ``data_dir/secret_key``, so restarts keep signed values valid."""
+    if settings.secret_key or settings.is_production:
+        return settings
+    path = settings.data_path / "secret_key"
+    if path.is_file():
+        secret = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret + "\n")
+    return msgspec.structs.replace(settings, secret_key=secret)

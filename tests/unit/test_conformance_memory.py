@@ -1,0 +1,26 @@
+"""The in-memory fakes pass the same conformance suites as the real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from adapters.memory.identity import InMemoryUserRepository, InMemoryWorkspaceRepository
+from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
+from contracts.ports.identity import IdentityRepositoriesContract, Repositories
+from contracts.ports.outbox import OutboxContract
+from core.kernel import FixedClock, IdGenerator
+
+
+class TestInMemoryOutbox(OutboxContract):
+    @pytest.fixture
+    def open_session(self, clock: FixedClock) -> Callable[[], InMemoryUnitOfWork]:
+        outbox, ids = InMemoryOutbox(), IdGenerator()
+        return lambda: InMemoryUnitOfWork(outbox, clock, ids)
+
+
+class TestInMemoryIdentityRepositories(IdentityRepositoriesContract):
+    @pytest.fixture
+    def identity_repositories(self) -> Repositories:
+        return InMemoryUserRepository(), InMemoryWorkspaceRepository()
