@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.synced
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck layers pytest bench openapi migrate seed clean help
+.PHONY: run test lint typecheck layers pytest bench contracts clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,8 @@ pytest: $(STAMP)  ## the test suite (PostgreSQL leg when NINEFOLD_TEST_POSTGRES_
 bench: $(STAMP)  ## benchmarks as ratios against baselines run alongside
 	$(BIN)/python -m bench
 
-openapi: $(STAMP)  ## write contracts/openapi.json
-	$(BIN)/ninefold openapi
+contracts: $(STAMP)  ## write contracts/: openapi.json and the event schemas
+	$(BIN)/ninefold contracts
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

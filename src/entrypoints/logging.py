@@ -60,3 +60,17 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     for noisy in ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def granian_log_config(settings: Settings) -> dict[str, Any]:
+    """Route granian's own logger through the root handler configured above, so the
+    server's lines have the same format (JSON in production) as the app's."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {},
+        "handlers": {},
+        "loggers": {
+            "_granian": {"handlers": [], "propagate": True, "level": settings.log_level.upper()}
+        },
+    }

@@ -30,7 +30,7 @@ class InMemoryOutbox:
             message
             for message in sorted(self.messages.values(), key=lambda m: m.id)
             if message.published_at is None
-            and (message.id not in self._leases or self._leases[message.id] < now)
+            and (message.id not in self._leases or self._leases[message.id] <= now)
         ][:limit]
         for message in batch:
             self._leases[message.id] = lease_until

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from core.identity.model import WorkspaceRole
 from core.kernel import DomainEvent
 
 
 class UserRegistered(DomainEvent, frozen=True, kw_only=True):
+    """A person created an account (or staff were created by the CLI)."""
+
     name = "identity.user_registered"
 
     user_id: str
@@ -13,6 +16,8 @@ class UserRegistered(DomainEvent, frozen=True, kw_only=True):
 
 
 class WorkspaceCreated(DomainEvent, frozen=True, kw_only=True):
+    """A workspace (tenant) was created; its creator is its first owner."""
+
     name = "identity.workspace_created"
 
     workspace_id: str  # required here, optional on the base
@@ -20,8 +25,10 @@ class WorkspaceCreated(DomainEvent, frozen=True, kw_only=True):
 
 
 class MemberAdded(DomainEvent, frozen=True, kw_only=True):
+    """A user joined a workspace with a role (billing counts seats from these)."""
+
     name = "identity.member_added"
 
     workspace_id: str
     user_id: str
-    role: str
+    role: WorkspaceRole

@@ -7,9 +7,11 @@ the outbox, in subscriptions and in ``contracts/events/``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,7 +20,7 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
 
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     workspace_id: str | None = None
 
 

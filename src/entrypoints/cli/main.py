@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -13,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from entrypoints.containers import ApplicationContainer, build_container, close_container
-from entrypoints.logging import configure_logging
+from entrypoints.logging import configure_logging, granian_log_config
 from entrypoints.settings import (
     ConfigurationError,
     Settings,
@@ -67,7 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.ASGI,
         log_enabled=True,
         log_level=settings.log_level,  # type: ignore[arg-type]
-        log_access=False,
+        log_dictconfig=granian_log_config(settings),
+        log_access=False,  # the app writes its own access log, with the request id
     ).serve()
     return EXIT_OK
 
@@ -119,11 +119,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Write the OpenAPI document (or, with --check, fail when the file is stale)."""
+    from entrypoints.contracts import render
     from entrypoints.http.app import create_app, openapi_document
 
     settings = _settings()
     app = create_app(build_container(settings), run_worker=False)
-    text = json.dumps(openapi_document(app), indent=2, sort_keys=True) + "\n"
+    text = render(openapi_document(app))
     path: Path = args.output
     if args.check:
         if not path.is_file() or path.read_text() != text:
@@ -134,6 +135,33 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_contracts(args: argparse.Namespace) -> int:
+    """Write contracts/openapi.json and contracts/events/*.json, or check them."""
+    from entrypoints.contracts import event_files, render
+    from entrypoints.http.app import create_app, openapi_document
+
+    settings = _settings()
+    app = create_app(build_container(settings), run_worker=False)
+    folder: Path = args.folder
+    expected = {folder / "openapi.json": render(openapi_document(app))}
+    expected.update(event_files(folder / "events"))
+    stale = [p for p, text in expected.items() if not p.is_file() or p.read_text() != text]
+    known = set(expected)
+    extra = sorted(p for p in (folder / "events").glob("*.json") if p not in known)
+    if args.check:
+        for path in [*stale, *extra]:
+            print(f"{path} is stale: run 'ninefold contracts'", file=sys.stderr)
+        return EXIT_FAILURE if stale or extra else EXIT_OK
+    for path in extra:
+        path.unlink()
+        print(f"removed {path}")
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected[path])
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -203,6 +231,16 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--output", type=Path, default=DEFAULT_OPENAPI_PATH)
     openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     openapi.set_defaults(handler=cmd_openapi)
+
+    contracts = sub.add_parser(
+        "contracts",
+        help="write contracts/: the OpenAPI document and the event schemas",
+        description="Write contracts/openapi.json and one JSON Schema per public domain "
+        "event in contracts/events/, or with --check exit 1 when any is stale.",
+    )
+    contracts.add_argument("--folder", type=Path, default=DEFAULT_OPENAPI_PATH.parent)
+    contracts.add_argument("--check", action="store_true", help="exit 1 if anything is stale")
+    contracts.set_defaults(handler=cmd_contracts)
 
     seed = sub.add_parser(
         "seed-demo",

@@ -72,18 +72,15 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        quiet = scope["path"] in self._quiet
-        if quiet:
-            await self._app(scope, receive, send_with_headers)
-            return
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self._app(scope, receive, send_with_headers)
             finally:
-                logger.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                if scope["path"] not in self._quiet:
+                    logger.info(
+                        "request",
+                        method=scope.get("method"),
+                        path=scope["path"],
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    )

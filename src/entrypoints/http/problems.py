@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from core.kernel import DomainError
@@ -82,20 +82,28 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
 
 
 def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    errors = exc.extra if isinstance(exc.extra, list) else []
-    malformed = "malformed" in (exc.detail or "").lower() or "decode" in (exc.detail or "").lower()
+    """The body or parameters decoded but do not fit the schema: say which fields."""
     return problem(
         request,
         400,
-        "malformed-body" if malformed else "validation-error",
-        "The request body is not valid JSON." if malformed else "The request is not valid.",
-        detail=exc.detail,
-        extra={"errors": errors},
+        "validation-error",
+        "The request is not valid.",
+        detail="Fix the fields listed in 'errors' and send the request again.",
+        extra={"errors": exc.extra if isinstance(exc.extra, list) else []},
     )
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if isinstance(exc.__cause__, SerializationException):
+        # Litestar re-raises a body that does not decode as a bare 400 ClientException.
+        return problem(
+            request,
+            400,
+            "malformed-body",
+            "The request body could not be decoded.",
+            detail=f"Send valid JSON: {exc.detail}",
+        )
     type_ = HTTP_TYPES.get(status, "about:blank")
     detail = exc.detail if exc.detail and exc.detail != _phrase(status) else None
     if status == 413:

@@ -66,7 +66,7 @@ class SqlOutboxStore:
         pending = (
             select(outbox.c.id)
             .where(outbox.c.published_at.is_(None))
-            .where(or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < now))
+            .where(or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= now))
             .order_by(outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's writer lock suffices

@@ -1,0 +1,64 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from adapters.sql.migrations.runner import downgrade
+from entrypoints.containers import ApplicationContainer, build_container, close_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from entrypoints.testing.plugin import settings_with
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_live_answers_ok(client: Client) -> None:
+    response = await client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_answers_ok_when_the_database_is_reachable_and_migrated(client: Client) -> None:
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {check["name"]: check["ok"] for check in body["checks"]} == {
+        "database": True,
+        "migrations": True,
+    }
+
+
+async def test_ready_is_503_naming_the_migrations_that_are_not_applied(
+    client: Client, container: ApplicationContainer
+) -> None:
+    await downgrade(container.database.engine(), "identity@base")
+
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["database"]["ok"] is True
+    assert checks["migrations"]["ok"] is False
+    assert "identity_0001" in checks["migrations"]["detail"]
+
+
+async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
+    unreachable = settings_with(
+        settings, database_url="postgresql://nobody@127.0.0.1:1/none", database_pool_size=1
+    )
+    container = build_container(unreachable)
+    try:
+        async with AsyncTestClient(app=create_app(container, run_worker=False)) as client:
+            response = await client.get("/health/ready")
+    finally:
+        await close_container(container)
+
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["database"]["ok"] is False
+    assert checks["database"]["detail"]
