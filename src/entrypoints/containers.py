@@ -9,6 +9,7 @@ own configuration, singletons and the object graph. Tests override providers:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from dependency_injector import containers, providers
 
@@ -19,7 +20,7 @@ from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRe
 from adapters.sql.uow import SqlUnitOfWork
 from core.identity import IdentityService, PasswordHasher
 from core.kernel import Clock, IdGenerator, SystemClock
-from core.workflows import EventBus, OutboxRelay
+from core.workflows import EventBus, OutboxRelay, OutboxSession
 from entrypoints.settings import Settings
 
 
@@ -69,6 +70,20 @@ class IdentityContainer(containers.DeclarativeContainer):
     )
 
 
+class WorkflowsContainer(containers.DeclarativeContainer):
+    """Event delivery: who subscribes to what, and the relay that delivers the outbox."""
+
+    kernel = providers.DependenciesContainer()
+    # Makes a unit of work with its outbox store: the application container passes its own.
+    open_session: providers.Dependency[Callable[[], OutboxSession]] = providers.Dependency()
+    wakeup = providers.Dependency(instance_of=asyncio.Event)
+
+    event_bus = providers.Singleton(EventBus)
+    outbox_relay = providers.Singleton(
+        OutboxRelay, bus=event_bus, open_session=open_session, clock=kernel.clock, wakeup=wakeup
+    )
+
+
 class ApplicationContainer(containers.DeclarativeContainer):
     """Everything the entrypoints need. Build it with ``build_container(settings)``."""
 
@@ -78,7 +93,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     # Set after a commit that stored events, so the relay delivers them at once.
     outbox_wakeup = providers.Singleton(asyncio.Event)
-    event_bus = providers.Singleton(EventBus)
+    # One transaction per request or job; every system's use cases share it.
     unit_of_work = providers.Factory(
         SqlUnitOfWork,
         session_factory=database.session_factory,
@@ -86,14 +101,13 @@ class ApplicationContainer(containers.DeclarativeContainer):
         ids=kernel.ids,
         on_events_committed=outbox_wakeup.provided.set,
     )
-    outbox_relay = providers.Singleton(
-        OutboxRelay,
-        bus=event_bus,
+
+    workflows = providers.Container(
+        WorkflowsContainer,
+        kernel=kernel,
         open_session=unit_of_work.provider,
-        clock=kernel.clock,
         wakeup=outbox_wakeup,
     )
-
     identity = providers.Container(IdentityContainer, settings=settings, kernel=kernel)
 
 

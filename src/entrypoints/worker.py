@@ -60,7 +60,7 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        relay = self._container.outbox_relay()
+        relay = self._container.workflows.outbox_relay()
         self._tasks.append(asyncio.create_task(relay.run_forever(), name="outbox.relay"))
         for task in scheduled_tasks(self._container):
             self._tasks.append(asyncio.create_task(task.loop(), name=task.name))

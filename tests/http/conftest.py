@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import msgspec
 import pytest
-from litestar import Litestar, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from litestar.testing import AsyncTestClient
 
 from adapters.sql.uow import SqlUnitOfWork
 from core.kernel import ConflictError
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.app import create_app
+from entrypoints.testing.plugin import serve_in_process
 
 
 class NewUser(msgspec.Struct):
@@ -49,7 +50,7 @@ def probe_routes(container: ApplicationContainer) -> list[object]:
 
 
 @pytest.fixture
-async def probe_client(container: ApplicationContainer) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def probe_client(container: ApplicationContainer) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(container, extra_route_handlers=probe_routes(container), run_worker=False)  # type: ignore[arg-type]
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+    async with serve_in_process(app) as client:
         yield client

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_a_request_without_an_id_gets_one(client: Client) -> None:

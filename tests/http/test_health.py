@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from adapters.sql.migrations.runner import downgrade
 from entrypoints.containers import ApplicationContainer, build_container, close_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from entrypoints.testing.plugin import settings_with
+from entrypoints.testing.plugin import serve_in_process, settings_with
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_live_answers_ok(client: Client) -> None:
@@ -53,7 +52,7 @@ async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings)
     )
     container = build_container(unreachable)
     try:
-        async with AsyncTestClient(app=create_app(container, run_worker=False)) as client:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
             response = await client.get("/health/ready")
     finally:
         await close_container(container)

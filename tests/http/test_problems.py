@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from entrypoints.containers import ApplicationContainer
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 PROBLEM = "application/problem+json"
 BASE = "https://ninefold.dev/problems/"
 
@@ -99,7 +98,7 @@ async def test_a_successful_request_commits_once_and_its_event_is_published(
 
     assert response.status_code == 201
     assert await users_stored(container) == 1
-    assert await container.outbox_relay().drain() == 1
+    assert await container.workflows.outbox_relay().drain() == 1
 
 
 async def test_a_domain_validation_error_names_the_field(probe_client: Client) -> None:

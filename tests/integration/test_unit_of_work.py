@@ -28,7 +28,7 @@ def listen(container: ApplicationContainer) -> list[str]:
     async def on_registered(event: UserRegistered) -> None:
         heard.append(event.email)
 
-    container.event_bus().subscribe(UserRegistered, on_registered)
+    container.workflows.event_bus().subscribe(UserRegistered, on_registered)
     return heard
 
 
@@ -48,7 +48,7 @@ async def test_a_committed_change_is_stored_with_its_event_and_published(
 
     assert await count(container, users) == 1
     assert await count(container, outbox) == 1
-    assert await container.outbox_relay().drain() == 1
+    assert await container.workflows.outbox_relay().drain() == 1
     assert heard == ["ada@example.com"]
 
 
@@ -61,7 +61,7 @@ async def test_a_rolled_back_change_leaves_neither_data_nor_event(
 
     assert await count(container, users) == 0
     assert await count(container, outbox) == 0
-    assert await container.outbox_relay().drain() == 0
+    assert await container.workflows.outbox_relay().drain() == 0
     assert heard == []
 
 
@@ -70,7 +70,7 @@ async def test_a_failing_use_case_publishes_nothing_of_its_transaction(
 ) -> None:
     heard = listen(container)
     await register(container, "ada@example.com", commit=True)
-    await container.outbox_relay().drain()
+    await container.workflows.outbox_relay().drain()
 
     async def register_bob_then_ada_again() -> None:
         async with container.unit_of_work() as uow:
@@ -83,7 +83,7 @@ async def test_a_failing_use_case_publishes_nothing_of_its_transaction(
         await register_bob_then_ada_again()
 
     assert await count(container, users) == 1
-    assert await container.outbox_relay().drain() == 0
+    assert await container.workflows.outbox_relay().drain() == 0
     assert heard == ["ada@example.com"]
 
 
@@ -96,9 +96,9 @@ async def test_an_event_claimed_by_a_relay_that_crashed_is_delivered_after_its_l
         await crashed.outbox.claim(10, clock.now(), clock.now() + timedelta(seconds=60))
         await crashed.commit()
 
-    assert await container.outbox_relay().drain() == 0
+    assert await container.workflows.outbox_relay().drain() == 0
     clock.advance(timedelta(seconds=61))
-    assert await container.outbox_relay().drain() == 1
+    assert await container.workflows.outbox_relay().drain() == 1
     assert heard == ["ada@example.com"]
 
 
@@ -137,8 +137,8 @@ async def test_a_running_relay_delivers_soon_after_the_commit(
     async def on_registered(event: UserRegistered) -> None:
         delivered.set()
 
-    container.event_bus().subscribe(UserRegistered, on_registered)
-    relay = asyncio.create_task(container.outbox_relay().run_forever(poll_interval=30))
+    container.workflows.event_bus().subscribe(UserRegistered, on_registered)
+    relay = asyncio.create_task(container.workflows.outbox_relay().run_forever(poll_interval=30))
     try:
         await register(container, "ada@example.com", commit=True)
         # Well before the 30 s poll: the commit woke the relay.

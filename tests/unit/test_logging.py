@@ -6,10 +6,9 @@ import json
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import structlog
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
@@ -65,7 +64,7 @@ def test_development_logs_are_readable_lines(capsys: pytest.CaptureFixture[str])
 
 
 async def test_each_request_is_logged_once_with_its_request_id(
-    client: AsyncTestClient[Litestar], capsys: pytest.CaptureFixture[str]
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging(Settings(env="production"))
 

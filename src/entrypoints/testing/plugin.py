@@ -5,21 +5,22 @@
   SQLite always; PostgreSQL when ``NINEFOLD_TEST_POSTGRES_URL`` is set or ``CI`` is true
   (then an unreachable server fails the run; on a laptop the leg is skipped).
 - ``settings``, ``container``, ``app``, ``client``: the real composition root on that
-  database, with the worker off (drive the relay with ``container.outbox_relay()``).
+  database, with the worker off (drive the relay with ``container.workflows.outbox_relay()``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from dependency_injector import providers
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from core.kernel import FixedClock
 from entrypoints.containers import ApplicationContainer, build_container, close_container
@@ -34,6 +35,7 @@ from entrypoints.testing.databases import (
     running_in_ci,
 )
 
+TEST_BASE_URL = "http://testserver.local"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -107,9 +109,40 @@ def app(container: ApplicationContainer) -> Litestar:
     return create_app(container, run_worker=False)
 
 
+@asynccontextmanager
+async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``app`` in this event loop, inside the app's lifespan.
+
+    Litestar's own test clients run the lifespan in another thread's event loop; the
+    database pool and the worker must live in the loop that runs the requests. The
+    lifespan runs in a task of its own because pytest may set a fixture up and tear it
+    down in different tasks, and the lifespan's task group must exit where it entered.
+    """
+    started, stopping = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stopping.wait()
+
+    lifespan = asyncio.create_task(run_lifespan())
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait({lifespan, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        lifespan.result()  # start-up failed: raise its error here
+    try:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # ASGI, typed stricter
+        async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
+            yield client
+    finally:
+        stopping.set()
+        await lifespan
+
+
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as test_client:
         yield test_client
 
 
