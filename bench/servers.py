@@ -134,6 +134,12 @@ class Server:
             raise ServerError(f"{self.name}: unexpected answer {response.status} {body[:80]!r}")
         return headers
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time used so far by the server's processes (Linux only)."""
+        if self.process is None:
+            return None
+        return group_cpu_seconds(self.process.pid)
+
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the server's process group, SIGKILL it if it lingers."""
         process, self.process = self.process, None
@@ -155,3 +161,23 @@ class Server:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """CPU seconds of the live processes in group ``pgid``, from ``/proc``; None when
+    ``/proc`` is not there."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    ticks = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process just ended
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # from field 3, "state"
+        if int(fields[2]) == pgid:  # pgrp; then utime and stime are fields 14 and 15
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -28,7 +28,7 @@ def a_user(clock: FixedClock, email: str) -> User:
         id=ids.new("usr", clock.now()),
         email=email,
         name=email.split("@", maxsplit=1)[0],
-        password_hash="plain$x",
+        password_hash="sha256$x",
         created_at=clock.now(),
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dependency_injector import containers, providers
 
 from adapters.argon2.hasher import Argon2PasswordHasher
-from adapters.memory.identity import PlaintextPasswordHasher
+from adapters.memory.identity import FastInsecurePasswordHasher
 from adapters.sql.database import create_engine, create_session_factory
 from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
 from adapters.sql.uow import SqlUnitOfWork
@@ -63,7 +63,7 @@ class IdentityContainer(containers.DeclarativeContainer):
     password_hasher = providers.Selector(
         settings.provided.password_hasher,
         argon2=providers.Singleton(Argon2PasswordHasher),
-        plaintext=providers.Singleton(PlaintextPasswordHasher),
+        **{"fast-insecure": providers.Singleton(FastInsecurePasswordHasher)},
     )
     service = providers.Factory(
         _identity_service, hasher=password_hasher, clock=kernel.clock, ids=kernel.ids

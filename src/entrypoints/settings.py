@@ -18,6 +18,8 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 
 PREFIX = "NINEFOLD_"
+# Variables the test harness reads (NINEFOLD_TEST_POSTGRES_URL, ...); not app settings.
+RESERVED_PREFIXES = ("NINEFOLD_TEST_", "NINEFOLD_ENV_FILE")
 Environment = Literal["development", "test", "production"]
 MIN_SECRET_LENGTH = 32
 WEAK_SECRETS = frozenset({"changeme", "secret", "password", "development", "test", "ninefold"})
@@ -62,7 +64,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_body_bytes: int = 2 * 1024 * 1024
     allowed_hosts: list[str] = msgspec.field(default_factory=lambda: ["*"])
     cors_origins: list[str] = msgspec.field(default_factory=list)
-    password_hasher: Literal["argon2", "plaintext"] = "argon2"
+    password_hasher: Literal["argon2", "fast-insecure"] = "argon2"
 
     payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
     stripe_secret_key: str = ""
@@ -125,7 +127,7 @@ def _raw_values(environ: Mapping[str, str], env_file: Path | None) -> dict[str, 
     return {
         key[len(PREFIX) :].lower(): value
         for key, value in raw.items()
-        if key.startswith(PREFIX) and key != PREFIX + "ENV_FILE"
+        if key.startswith(PREFIX) and not key.startswith(RESERVED_PREFIXES)
     }
 
 
@@ -247,6 +249,8 @@ def effective_configuration(settings: Settings) -> dict[str, str]:
         value = getattr(settings, field.name)
         if field.name == "database_url":
             text = _mask_url(settings.effective_database_url)
+        elif field.name.endswith("_url") and value:
+            text = _mask_url(value)
         elif isinstance(value, list):
             text = ",".join(value)
         elif isinstance(value, bool):

@@ -7,6 +7,11 @@ import re
 import httpx
 import pytest
 
+from entrypoints.containers import build_container, close_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from entrypoints.testing.plugin import serve_in_process, settings_with
+
 Client = httpx.AsyncClient
 
 
@@ -42,3 +47,22 @@ async def test_security_headers_are_on_every_response(client: Client, path: str)
     assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert response.headers["x-frame-options"] == "DENY"
     assert "strict-transport-security" not in response.headers, "HSTS is for production only"
+
+
+async def test_a_host_outside_the_allowed_hosts_gets_a_400_problem_even_on_unknown_paths(
+    settings: Settings,
+) -> None:
+    restricted = settings_with(settings, allowed_hosts=["app.example.com"])
+    container = build_container(restricted)
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            refused = await client.get("/no/such/route", headers={"Host": "evil.example.org"})
+            served = await client.get("/health/live", headers={"Host": "app.example.com:8000"})
+    finally:
+        await close_container(container)
+
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "https://ninefold.dev/problems/invalid-host"
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert served.status_code == 200

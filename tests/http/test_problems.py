@@ -54,7 +54,7 @@ async def test_a_body_of_the_wrong_shape_is_a_400_problem_listing_what_to_fix(
 
     assert response.status_code == 400
     body = response.json()
-    assert body["type"] == BASE + "validation-error"
+    assert body["type"] == BASE + "invalid-request"
     assert body["errors"], "the problem says which fields are wrong"
 
 

@@ -1,4 +1,7 @@
+import pytest
+
 from adapters.argon2.hasher import OWASP_MEMORY_KIB, OWASP_TIME_COST, Argon2PasswordHasher
+from contracts.ports.password_hasher import PasswordHasherContract
 
 
 def test_a_password_verifies_against_its_argon2id_hash_and_nothing_else() -> None:
@@ -20,3 +23,9 @@ def test_hashes_made_with_weaker_parameters_ask_to_be_rehashed() -> None:
 
     assert Argon2PasswordHasher().needs_rehash(weak)
     assert not Argon2PasswordHasher().needs_rehash(Argon2PasswordHasher().hash("x" * 12))
+
+
+class TestArgon2Conformance(PasswordHasherContract):
+    @pytest.fixture
+    def password_hasher(self) -> Argon2PasswordHasher:
+        return Argon2PasswordHasher()

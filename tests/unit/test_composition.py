@@ -6,7 +6,7 @@ import msgspec
 from dependency_injector import providers
 
 from adapters.argon2.hasher import Argon2PasswordHasher
-from adapters.memory.identity import PlaintextPasswordHasher
+from adapters.memory.identity import FastInsecurePasswordHasher
 from core.kernel import FixedClock
 from entrypoints.containers import build_container
 from entrypoints.settings import Settings
@@ -14,10 +14,10 @@ from entrypoints.settings import Settings
 
 def test_settings_select_the_password_hasher() -> None:
     production_like = build_container(Settings(password_hasher="argon2"))
-    fast_for_tests = build_container(Settings(password_hasher="plaintext"))
+    fast_for_tests = build_container(Settings(password_hasher="fast-insecure"))
 
     assert isinstance(production_like.identity.password_hasher(), Argon2PasswordHasher)
-    assert isinstance(fast_for_tests.identity.password_hasher(), PlaintextPasswordHasher)
+    assert isinstance(fast_for_tests.identity.password_hasher(), FastInsecurePasswordHasher)
 
 
 def test_a_provider_can_be_overridden_without_touching_the_code() -> None:

@@ -6,10 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from adapters.memory.identity import InMemoryUserRepository, InMemoryWorkspaceRepository
+from adapters.memory.identity import (
+    FastInsecurePasswordHasher,
+    InMemoryUserRepository,
+    InMemoryWorkspaceRepository,
+)
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
 from contracts.ports.identity import IdentityRepositoriesContract, Repositories
 from contracts.ports.outbox import OutboxContract
+from contracts.ports.password_hasher import PasswordHasherContract
 from core.kernel import FixedClock, IdGenerator
 
 
@@ -24,3 +29,9 @@ class TestInMemoryIdentityRepositories(IdentityRepositoriesContract):
     @pytest.fixture
     def identity_repositories(self) -> Repositories:
         return InMemoryUserRepository(), InMemoryWorkspaceRepository()
+
+
+class TestFastInsecurePasswordHasher(PasswordHasherContract):
+    @pytest.fixture
+    def password_hasher(self) -> FastInsecurePasswordHasher:
+        return FastInsecurePasswordHasher()

@@ -3,9 +3,9 @@
 import pytest
 
 from adapters.memory.identity import (
+    FastInsecurePasswordHasher,
     InMemoryUserRepository,
     InMemoryWorkspaceRepository,
-    PlaintextPasswordHasher,
 )
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
 from core.identity import (
@@ -16,7 +16,7 @@ from core.identity import (
     StaffRole,
     WorkspaceRole,
 )
-from core.kernel import FixedClock, IdGenerator, TenantContext, ValidationError
+from core.kernel import FixedClock, IdGenerator, NotFoundError, TenantContext, ValidationError
 
 
 class World:
@@ -30,7 +30,7 @@ class World:
             uow=self.uow,
             users=self.users,
             workspaces=self.workspaces,
-            hasher=PlaintextPasswordHasher(),
+            hasher=FastInsecurePasswordHasher(),
             clock=self.clock,
             ids=IdGenerator(),
         )
@@ -100,6 +100,12 @@ async def test_creating_a_workspace_makes_its_creator_the_owner(world: World) ->
         "identity.workspace_created",
         "identity.member_added",
     ]
+
+
+async def test_a_workspace_needs_an_existing_owner(world: World) -> None:
+    with pytest.raises(NotFoundError, match="owner"):
+        await world.service.create_workspace("usr_nobody", "Acme")
+    assert world.workspaces.workspaces == {}
 
 
 async def test_a_workspace_needs_a_name(world: World) -> None:

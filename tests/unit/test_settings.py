@@ -142,3 +142,17 @@ def test_a_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None
     assert len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_test_harness_variables_are_not_app_settings() -> None:
+    settings = load_settings(
+        {"NINEFOLD_TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1/postgres"}, env_file=None
+    )
+
+    assert settings.env == "development"
+
+
+def test_every_url_setting_hides_its_password() -> None:
+    settings = load_settings({"NINEFOLD_REDIS_URL": "redis://:s3cr3t@cache:6379/0"}, env_file=None)
+
+    assert "s3cr3t" not in effective_configuration(settings)["NINEFOLD_REDIS_URL"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from core.identity.errors import EmailTakenError, InvalidPasswordError
 from core.identity.events import MemberAdded, UserRegistered, WorkspaceCreated
 from core.identity.model import (
@@ -13,7 +15,14 @@ from core.identity.model import (
     normalize_email,
 )
 from core.identity.ports import PasswordHasher, UserRepository, WorkspaceRepository
-from core.kernel import Clock, IdGenerator, TenantContext, UnitOfWork, ValidationError
+from core.kernel import (
+    Clock,
+    IdGenerator,
+    NotFoundError,
+    TenantContext,
+    UnitOfWork,
+    ValidationError,
+)
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 256
@@ -52,6 +61,10 @@ class IdentityService:
     ) -> User:
         normalized = normalize_email(email)
         check_password(password)
+        # Hash first, off the event loop, before the first query opens the transaction:
+        # argon2 takes tens of milliseconds, and on SQLite the transaction holds the
+        # write lock from its first statement.
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
         if await self._users.get_by_email(normalized) is not None:
             raise EmailTakenError()
         now = self._clock.now()
@@ -59,7 +72,7 @@ class IdentityService:
             id=self._ids.new("usr", now),
             email=normalized,
             name=name.strip() or normalized.split("@")[0],
-            password_hash=self._hasher.hash(password),
+            password_hash=password_hash,
             created_at=now,
             staff_role=staff_role,
         )
@@ -73,6 +86,8 @@ class IdentityService:
             raise ValidationError(
                 f"a workspace name has 1 to {WORKSPACE_NAME_MAX_LENGTH} characters", field="name"
             )
+        if await self._users.get(owner_id) is None:
+            raise NotFoundError("the workspace's owner is not a user", field="owner_id")
         now = self._clock.now()
         workspace = Workspace(id=self._ids.new("ws", now), name=name, created_at=now)
         await self._workspaces.add(workspace)

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[None]]
 MAX_RETRY_DELAY_SECONDS = 300
+MAX_PASS_BACKOFF_SECONDS = 60.0
 
 
 class EventBus:
@@ -117,17 +118,26 @@ class OutboxRelay:
         return total
 
     async def run_forever(self, poll_interval: float = 1.0) -> None:
-        """Deliver until cancelled: at once when woken, else every ``poll_interval``."""
+        """Deliver until cancelled: at once when woken, else every ``poll_interval``.
+
+        A pass that fails as a whole (database down, tables missing) is logged and
+        retried after a growing pause, up to a minute, so an outage does not flood logs.
+        """
+        failures = 0
         while True:
+            wait = poll_interval
             try:
                 await self.drain()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("outbox relay pass failed; retrying")
+            except Exception as exc:
+                failures += 1
+                wait = min(poll_interval * 2**failures, MAX_PASS_BACKOFF_SECONDS)
+                logger.warning("outbox relay pass failed (%r); next try in %.0fs", exc, wait)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _deliver(self, message: OutboxMessage) -> str | None:
         try:

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from entrypoints.containers import ApplicationContainer, build_container, close_container
 from entrypoints.logging import configure_logging, granian_log_config
 from entrypoints.settings import (
@@ -33,12 +35,20 @@ def _settings() -> Settings:
     return ensure_secret_key(load_settings())
 
 
+class DatabaseError(Exception):
+    """The database could not be reached or refused the work; the message says which."""
+
+
 async def _with_container(
     settings: Settings, work: Callable[[ApplicationContainer], Awaitable[int]]
 ) -> int:
     container = build_container(settings)
     try:
         return await work(container)
+    except (DBAPIError, OSError) as exc:
+        where = effective_configuration(settings)["NINEFOLD_DATABASE_URL"]
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseError(f"database {where}: {type(exc).__name__}: {reason}") from exc
     finally:
         await close_container(container)
 
@@ -267,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseError as exc:
+        print(f"ninefold {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -28,14 +28,15 @@ QUIET_PATHS = ("/health/live", "/health/ready")
 
 
 def openapi_config() -> OpenAPIConfig:
-    # No render plugins: the hosted UIs load assets from public CDNs. The document is
-    # served at /schema/openapi.json and kept in contracts/openapi.json.
+    # JSON only: Litestar's viewer pages load their assets from public CDNs, which the
+    # app's CSP (rightly) blocks. The document is served at /schema/openapi.json and
+    # kept in contracts/openapi.json; point any viewer at either.
     return OpenAPIConfig(
         title="ninefold",
         version=API_VERSION,
         description="The ninefold API. Errors are RFC 9457 problem details.",
         path="/schema",
-        render_plugins=[],
+        render_plugins=[JsonRenderPlugin()],
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer"),
@@ -79,9 +80,6 @@ def create_app(
         on_shutdown=[on_shutdown],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_hosts)
-        if "*" not in settings.allowed_hosts
-        else None,
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,
@@ -92,7 +90,10 @@ def create_app(
     # Outermost layer, around Litestar's exception handling, as Litestar does for CORS:
     # so request ids and security headers reach 404/405/413/500 responses too.
     app.asgi_handler = RequestContext(
-        app.asgi_handler, production=settings.is_production, quiet_paths=QUIET_PATHS
+        app.asgi_handler,
+        production=settings.is_production,
+        allowed_hosts=settings.allowed_hosts,
+        quiet_paths=QUIET_PATHS,
     )
     return app
 

@@ -77,10 +77,12 @@ class HealthController(Controller):
     async def ready(self, state: State) -> Response[Readiness]:
         container: ApplicationContainer = state.container
         heads: frozenset[str] = state.migration_heads
-        checks = [
-            await _timed("database", _database(container)),
-            await _timed("migrations", _migrations(container, heads)),
-        ]
+        checks = list(
+            await asyncio.gather(
+                _timed("database", _database(container)),
+                _timed("migrations", _migrations(container, heads)),
+            )
+        )
         ok = all(check.ok for check in checks)
         return Response(
             Readiness("ok" if ok else "unavailable", checks), status_code=200 if ok else 503

@@ -86,8 +86,8 @@ def validation_handler(request: Request[Any, Any, Any], exc: ValidationException
     return problem(
         request,
         400,
-        "validation-error",
-        "The request is not valid.",
+        "invalid-request",
+        "The request does not match the API's schema.",
         detail="Fix the fields listed in 'errors' and send the request again.",
         extra={"errors": exc.extra if isinstance(exc.extra, list) else []},
     )

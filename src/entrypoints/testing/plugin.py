@@ -86,7 +86,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=str(tmp_path / "var"),
         database_url=database_url,
         secret_key="test-secret-" + "x" * 40,
-        password_hasher="plaintext",
+        password_hasher="fast-insecure",
         run_worker=False,
         log_level="warning",
     )
