@@ -15,7 +15,6 @@ from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 from dotenv import dotenv_values
-from sqlalchemy.engine import make_url
 
 PREFIX = "NINEFOLD_"
 # Variables the test harness reads (NINEFOLD_TEST_POSTGRES_URL, ...); not app settings.
@@ -236,6 +235,8 @@ def mask(value: str) -> str:
 
 
 def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url  # here, not at the top: keeps the CLI quick to start
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:

@@ -4,6 +4,7 @@ not at all, and the relay publishes exactly what was committed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -145,3 +146,5 @@ async def test_a_running_relay_delivers_soon_after_the_commit(
         await asyncio.wait_for(delivered.wait(), timeout=5)
     finally:
         relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay  # before the engine closes, or aiosqlite may hang closing it

@@ -10,10 +10,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError
-
-from entrypoints.containers import ApplicationContainer, build_container, close_container
+# Heavy modules (SQLAlchemy, Litestar, the containers) are imported inside the commands
+# that need them, so `ninefold --help` and usage errors answer at once.
 from entrypoints.logging import configure_logging, granian_log_config
 from entrypoints.settings import (
     ConfigurationError,
@@ -27,6 +27,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
+
+if TYPE_CHECKING:
+    from entrypoints.containers import ApplicationContainer
 
 DEFAULT_OPENAPI_PATH = Path("contracts/openapi.json")
 
@@ -42,6 +45,10 @@ class DatabaseError(Exception):
 async def _with_container(
     settings: Settings, work: Callable[[ApplicationContainer], Awaitable[int]]
 ) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from entrypoints.containers import build_container, close_container
+
     container = build_container(settings)
     try:
         return await work(container)
@@ -129,6 +136,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Write the OpenAPI document (or, with --check, fail when the file is stale)."""
+    from entrypoints.containers import build_container
     from entrypoints.contracts import render
     from entrypoints.http.app import create_app, openapi_document
 
@@ -150,6 +158,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_contracts(args: argparse.Namespace) -> int:
     """Write contracts/openapi.json and contracts/events/*.json, or check them."""
+    from entrypoints.containers import build_container
     from entrypoints.contracts import event_files, render
     from entrypoints.http.app import create_app, openapi_document
 
@@ -225,11 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
         "db", help="migrate the database", description="Alembic migrations, one branch per system."
     )
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    up = db_sub.add_parser("upgrade", help="apply migrations (default: every system's head)")
+    up = db_sub.add_parser(
+        "upgrade",
+        help="apply migrations (default: every system's head)",
+        description="Apply migrations up to TARGET (default 'heads': every system's head). "
+        "Applying what is already applied changes nothing.",
+    )
     up.add_argument("target", nargs="?", default="heads", help="revision (default: heads)")
-    down = db_sub.add_parser("downgrade", help="revert to a revision, e.g. identity@base")
+    down = db_sub.add_parser(
+        "downgrade",
+        help="revert to a revision, e.g. identity@base",
+        description="Revert migrations down to TARGET. 'identity@base' drops one system's "
+        "tables and leaves the others; 'base' drops everything.",
+    )
     down.add_argument("target", help="revision: 'base', 'identity@base', 'workflows_0001'...")
-    current = db_sub.add_parser("current", help="show applied and pending revisions")
+    current = db_sub.add_parser(
+        "current",
+        help="show applied and pending revisions",
+        description="Print the applied revisions and the heads not yet applied; with "
+        "--check, exit 1 when anything is pending (for deploy scripts).",
+    )
     current.add_argument("--check", action="store_true", help="exit 1 when anything is pending")
     db.set_defaults(handler=cmd_db)
 
@@ -263,7 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_sub.add_parser(
-        "check", help="validate and print the effective configuration, secrets masked"
+        "check",
+        help="validate and print the effective configuration, secrets masked",
+        description="Validate every NINEFOLD_* setting (exit 78 listing every problem) and "
+        "print the effective configuration, secrets masked.",
     )
     check.set_defaults(handler=cmd_config_check)
     return parser

@@ -84,8 +84,15 @@ class PostgresTemplate:
             await engine.dispose()
 
     def new_database(self) -> tuple[str, str]:
+        """A migrated database: ``(name, url)``; ``drop(name)`` when done."""
         name = f"ninefold_test_{secrets.token_hex(6)}"
         asyncio.run(self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name, self._url_for(name)
+
+    def new_empty_database(self) -> tuple[str, str]:
+        """A database no migration has touched: ``(name, url)``."""
+        name = f"ninefold_empty_{secrets.token_hex(6)}"
+        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
         return name, self._url_for(name)
 
     def drop(self, name: str) -> None:
