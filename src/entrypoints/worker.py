@@ -8,8 +8,9 @@ each is delivered by one worker at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 
 from adapters.sql.workflows.outbox import prune_published
@@ -29,15 +30,18 @@ class IntervalTask:
         self.every = every
         self.run = run
 
-    async def loop(self) -> None:
-        while True:
+    async def loop(self, stop: asyncio.Event | None = None) -> None:
+        """Run now and then every ``every`` seconds until ``stop`` is set."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 await self.run()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("scheduled task %s failed", self.name)
-            await asyncio.sleep(self.every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every)
 
 
 def scheduled_tasks(container: ApplicationContainer) -> list[IntervalTask]:
@@ -53,21 +57,37 @@ def scheduled_tasks(container: ApplicationContainer) -> list[IntervalTask]:
 
 
 class Worker:
-    """Runs the relay and the scheduler as tasks of the current event loop."""
+    """Runs the relay and the scheduler as tasks of the current event loop.
 
-    def __init__(self, container: ApplicationContainer) -> None:
+    ``stop`` is graceful: each task finishes the pass under way (a delivery, a prune)
+    and exits; only a task still busy after ``grace`` seconds is cancelled. Whatever a
+    cancelled relay had claimed is delivered again once its lease passes.
+    """
+
+    def __init__(self, container: ApplicationContainer, grace: float = 10.0) -> None:
         self._container = container
+        self._grace = grace
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        self._stopping.clear()
         relay = self._container.workflows.outbox_relay()
-        self._tasks.append(asyncio.create_task(relay.run_forever(), name="outbox.relay"))
+        self._spawn("outbox.relay", relay.run_forever(stop=self._stopping))
         for task in scheduled_tasks(self._container):
-            self._tasks.append(asyncio.create_task(task.loop(), name=task.name))
+            self._spawn(task.name, task.loop(stop=self._stopping))
         logger.info("worker started: %s", ", ".join(t.get_name() for t in self._tasks))
 
+    def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
     async def stop(self) -> None:
-        for task in self._tasks:
+        if not self._tasks:
+            return
+        self._stopping.set()
+        _, busy = await asyncio.wait(self._tasks, timeout=self._grace)
+        for task in busy:
+            logger.warning("worker task %s did not stop in time; cancelling it", task.get_name())
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()

@@ -38,3 +38,33 @@ async def test_a_stopped_worker_leaves_no_task_running(container: ApplicationCon
     await worker.stop()
 
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_stopping_lets_the_relay_finish_the_delivery_under_way(
+    container: ApplicationContainer,
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_subscriber(event: UserRegistered) -> None:
+        entered.set()
+        await release.wait()
+        finished.append(event.email)
+
+    container.workflows.event_bus().subscribe(UserRegistered, slow_subscriber)
+    async with container.unit_of_work() as uow:
+        await container.identity.service(uow=uow).register_user("a@example.com", "", "x" * 12)
+        await uow.commit()
+    worker = Worker(container)
+    worker.start()
+    await asyncio.wait_for(entered.wait(), timeout=5)
+
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done(), "stop waits for the delivery under way"
+    release.set()
+    await asyncio.wait_for(stopping, timeout=5)
+
+    assert finished == ["a@example.com"]
+    async with container.unit_of_work() as uow:
+        assert await uow.outbox.pending_count() == 0

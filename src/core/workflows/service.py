@@ -9,7 +9,6 @@ at least once, and subscribers must be idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -117,14 +116,18 @@ class OutboxRelay:
             total += count
         return total
 
-    async def run_forever(self, poll_interval: float = 1.0) -> None:
-        """Deliver until cancelled: at once when woken, else every ``poll_interval``.
+    async def run_forever(
+        self, poll_interval: float = 1.0, stop: asyncio.Event | None = None
+    ) -> None:
+        """Deliver at once when woken, else every ``poll_interval``, until ``stop`` is
+        set (the pass under way finishes first) or the task is cancelled.
 
         A pass that fails as a whole (database down, tables missing) is logged and
         retried after a growing pause, up to a minute, so an outage does not flood logs.
         """
+        stop = stop or asyncio.Event()
         failures = 0
-        while True:
+        while not stop.is_set():
             wait = poll_interval
             try:
                 await self.drain()
@@ -136,8 +139,7 @@ class OutboxRelay:
                 wait = min(poll_interval * 2**failures, MAX_PASS_BACKOFF_SECONDS)
                 logger.warning("outbox relay pass failed (%r); next try in %.0fs", exc, wait)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await _first_of(self._wake, stop, at_most=wait)
 
     async def _deliver(self, message: OutboxMessage) -> str | None:
         try:
@@ -154,3 +156,13 @@ class OutboxRelay:
                 logger.exception("subscriber %r failed on %s", handler, message.id)
                 failures.append(f"{getattr(handler, '__qualname__', handler)}: {exc!r}")
         return "; ".join(failures) or None
+
+
+async def _first_of(*events: asyncio.Event, at_most: float) -> None:
+    """Wait until any of ``events`` is set, or ``at_most`` seconds."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
