@@ -25,9 +25,7 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	@touch $(STAMP)
 
 run: $(STAMP)  ## set up, migrate, seed the demo and serve on http://127.0.0.1:8000
-	$(BIN)/ninefold db upgrade
-	$(BIN)/ninefold seed-demo
-	$(BIN)/ninefold serve
+	$(BIN)/ninefold serve --migrate --seed-demo
 
 test: lint typecheck layers pytest  ## set up and run every check
 

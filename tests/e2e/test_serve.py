@@ -84,7 +84,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     directory ``tmp_path/name``, after ``ninefold db upgrade`` unless ``migrate=False``."""
     started: list[Server] = []
 
-    def start(name: str, *, migrate: bool = True) -> Server:
+    def start(name: str, *, migrate: bool = True, serve_args: tuple[str, ...] = ()) -> Server:
         data_dir = tmp_path / name
         data_dir.mkdir()
         port = free_port()
@@ -108,7 +108,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         log = tmp_path / f"{name}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [NINEFOLD, "serve"],
+                [NINEFOLD, "serve", *serve_args],
                 cwd=tmp_path,  # no .env here
                 env=env,
                 stdout=output,
@@ -184,3 +184,17 @@ def test_an_unmigrated_server_is_not_ready_and_names_the_migrations_check(
     failing = [check for check in body["checks"] if not check["ok"]]
     assert [check["name"] for check in failing] == ["migrations"]
     assert "ninefold db upgrade" in failing[0]["detail"]
+
+
+def test_make_runs_one_command_migrates_seeds_and_serves_a_fresh_data_dir(
+    start_server: StartServer,
+) -> None:
+    server = start_server("fresh", migrate=False, serve_args=("--migrate", "--seed-demo"))
+
+    response = server.wait_until_ready()
+
+    assert response.json()["status"] == "ok"
+    printed = server.output()
+    assert "admin@example.com" in printed
+    assert "demo@example.com" in printed
+    assert "shown only now" in printed

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,17 @@ async def _with_container(
         await close_container(container)
 
 
+async def _prepare(args: argparse.Namespace, container: ApplicationContainer) -> int:
+    """What ``serve --migrate --seed-demo`` does before serving, in one process."""
+    from adapters.sql.migrations import runner
+    from entrypoints.seed import seed_demo
+
+    if args.migrate:
+        logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+        await runner.upgrade(container.database.engine())
+    return await seed_demo(container) if args.seed_demo else EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve HTTP with granian; the worker and scheduler run in the app process."""
     from granian import Granian
@@ -73,6 +85,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["NINEFOLD_RUN_WORKER"] = "false"
     settings = _settings()  # fail here, with the full list, not inside a worker process
     configure_logging(settings)
+    if args.migrate or args.seed_demo:
+        code = asyncio.run(_with_container(settings, partial(_prepare, args)))
+        if code != EXIT_OK:
+            return code
+    # Import the app's modules before granian forks its workers, so that each worker
+    # starts from them instead of importing them again (about a second each).
+    import entrypoints.http.asgi  # noqa: F401
+
     print(f"ninefold serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     Granian(
         "entrypoints.http.asgi:create",
@@ -220,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (NINEFOLD_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="HTTP processes (NINEFOLD_HTTP_WORKERS)")
     serve.add_argument("--no-worker", action="store_true", help="serve HTTP only")
+    serve.add_argument(
+        "--migrate", action="store_true", help="apply pending migrations first (db upgrade)"
+    )
+    serve.add_argument(
+        "--seed-demo", action="store_true", help="seed the demo first if the database is empty"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser(
