@@ -9,16 +9,27 @@ own configuration, singletons and the object graph. Tests override providers:
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
 from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.argon2.hasher import Argon2PasswordHasher
 from adapters.memory.identity import FastInsecurePasswordHasher
-from adapters.sql.database import create_engine, create_session_factory
-from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
+from adapters.sql.database import (
+    create_engine,
+    create_read_session_factory,
+    create_session_factory,
+)
+from adapters.sql.identity.repositories import (
+    SqlSessionRepository,
+    SqlUserRepository,
+    SqlWorkspaceRepository,
+)
 from adapters.sql.uow import SqlUnitOfWork
-from core.identity import IdentityService, PasswordHasher
+from core.identity import IdentityService, PasswordHasher, SessionPolicy, SessionService
 from core.kernel import Clock, IdGenerator, SystemClock
 from core.workflows import EventBus, OutboxRelay, OutboxSession
 from entrypoints.settings import Settings
@@ -41,6 +52,7 @@ class DatabaseContainer(containers.DeclarativeContainer):
         pool_size=settings.provided.database_pool_size,
     )
     session_factory = providers.Singleton(create_session_factory, engine=engine)
+    read_session_factory = providers.Singleton(create_read_session_factory, engine=engine)
 
 
 def _identity_service(
@@ -56,6 +68,40 @@ def _identity_service(
     )
 
 
+def _session_service(
+    *,
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    dummy_hash: str,
+    clock: Clock,
+    ids: IdGenerator,
+    policy: SessionPolicy,
+) -> SessionService:
+    users = SqlUserRepository(session)
+    return SessionService(
+        users=users,
+        sessions=SqlSessionRepository(session),
+        hasher=hasher,
+        dummy_hash=dummy_hash,
+        clock=clock,
+        ids=ids,
+        policy=policy,
+    )
+
+
+def _session_policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        idle=timedelta(hours=settings.session_idle_hours),
+        absolute=timedelta(days=settings.session_absolute_days),
+    )
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of a random password: sign-in checks unknown emails against it, so they
+    cost the same time as known ones."""
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
 class IdentityContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     kernel = providers.DependenciesContainer()
@@ -67,6 +113,17 @@ class IdentityContainer(containers.DeclarativeContainer):
     )
     service = providers.Factory(
         _identity_service, hasher=password_hasher, clock=kernel.clock, ids=kernel.ids
+    )
+    session_policy = providers.Singleton(_session_policy, settings=settings)
+    dummy_hash = providers.Singleton(_dummy_hash, hasher=password_hasher)
+    # Takes the SQLAlchemy session to work in: a unit of work's, or a read-only one.
+    sessions = providers.Factory(
+        _session_service,
+        hasher=password_hasher,
+        dummy_hash=dummy_hash,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        policy=session_policy,
     )
 
 

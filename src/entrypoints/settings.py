@@ -64,6 +64,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     allowed_hosts: list[str] = msgspec.field(default_factory=lambda: ["*"])
     cors_origins: list[str] = msgspec.field(default_factory=list)
     password_hasher: Literal["argon2", "fast-insecure"] = "argon2"
+    session_idle_hours: int = 24 * 7
+    session_absolute_days: int = 30
 
     payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
     stripe_secret_key: str = ""
@@ -183,6 +185,11 @@ def check_settings(settings: Settings) -> list[str]:
         problems.append(f"{env_name('port')} must be between 1 and 65535")
     if settings.http_workers < 1:
         problems.append(f"{env_name('http_workers')} must be at least 1")
+    if settings.session_idle_hours < 1 or settings.session_absolute_days < 1:
+        problems.append(
+            f"{env_name('session_idle_hours')} and {env_name('session_absolute_days')} "
+            "must be at least 1"
+        )
     if settings.max_body_bytes < 1024:
         problems.append(f"{env_name('max_body_bytes')} must be at least 1024")
     for (selector, provider), keys in PROVIDER_KEYS.items():

@@ -6,9 +6,17 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
+from adapters.sql.identity.repositories import (
+    SqlSessionRepository,
+    SqlUserRepository,
+    SqlWorkspaceRepository,
+)
 from adapters.sql.uow import SqlUnitOfWork
-from contracts.ports.identity import IdentityRepositoriesContract, Repositories
+from contracts.ports.identity import (
+    IdentityRepositoriesContract,
+    Repositories,
+    SessionRepositoryContract,
+)
 from contracts.ports.outbox import OutboxContract
 from entrypoints.containers import ApplicationContainer
 
@@ -26,3 +34,12 @@ class TestSqlIdentityRepositories(IdentityRepositoriesContract):
     ) -> AsyncIterator[Repositories]:
         async with container.unit_of_work() as uow:
             yield SqlUserRepository(uow.session), SqlWorkspaceRepository(uow.session)
+
+
+class TestSqlSessionRepository(SessionRepositoryContract):
+    @pytest.fixture
+    async def session_repositories(
+        self, container: ApplicationContainer
+    ) -> AsyncIterator[tuple[SqlUserRepository, SqlSessionRepository]]:
+        async with container.unit_of_work() as uow:
+            yield SqlUserRepository(uow.session), SqlSessionRepository(uow.session)

@@ -63,12 +63,12 @@ async def test_a_database_goes_down_to_base_and_up_again(database_url: str) -> N
         async with engine.connect() as conn:
             left = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert left <= {"alembic_version"}
-        assert await pending_revisions(engine) == {"identity_0001", "workflows_0001"}
+        assert await pending_revisions(engine) == {"identity_0002", "workflows_0001"}
 
         await upgrade(engine)
 
         assert await pending_revisions(engine) == set()
-        assert await current_revisions(engine) == {"identity_0001", "workflows_0001"}
+        assert await current_revisions(engine) == {"identity_0002", "workflows_0001"}
     finally:
         await engine.dispose()
 

@@ -8,11 +8,16 @@ import pytest
 
 from adapters.memory.identity import (
     FastInsecurePasswordHasher,
+    InMemorySessionRepository,
     InMemoryUserRepository,
     InMemoryWorkspaceRepository,
 )
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
-from contracts.ports.identity import IdentityRepositoriesContract, Repositories
+from contracts.ports.identity import (
+    IdentityRepositoriesContract,
+    Repositories,
+    SessionRepositoryContract,
+)
 from contracts.ports.outbox import OutboxContract
 from contracts.ports.password_hasher import PasswordHasherContract
 from core.kernel import FixedClock, IdGenerator
@@ -35,3 +40,10 @@ class TestFastInsecurePasswordHasher(PasswordHasherContract):
     @pytest.fixture
     def password_hasher(self) -> FastInsecurePasswordHasher:
         return FastInsecurePasswordHasher()
+
+
+class TestInMemorySessionRepository(SessionRepositoryContract):
+    @pytest.fixture
+    def session_repositories(self) -> tuple[InMemoryUserRepository, InMemorySessionRepository]:
+        users = InMemoryUserRepository()
+        return users, InMemorySessionRepository(users)

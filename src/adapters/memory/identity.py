@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from datetime import datetime
 
-from core.identity import EmailTakenError, Membership, User, Workspace
+from core.identity import AuthSession, EmailTakenError, Membership, User, Workspace
 from core.kernel import TenantContext
 
 
@@ -27,6 +28,10 @@ class InMemoryUserRepository:
 
     async def count(self) -> int:
         return len(self.users)
+
+    async def rename(self, user_id: str, name: str) -> None:
+        if user_id in self.users:
+            self.users[user_id].name = name
 
 
 class InMemoryWorkspaceRepository:
@@ -61,3 +66,48 @@ class FastInsecurePasswordHasher:
 
     def verify(self, password_hash: str, password: str) -> bool:
         return hmac.compare_digest(password_hash, self.hash(password))
+
+
+class InMemorySessionRepository:
+    def __init__(self, users: InMemoryUserRepository) -> None:
+        self._users = users
+        self.sessions: dict[str, AuthSession] = {}
+
+    async def add(self, session: AuthSession) -> None:
+        self.sessions[session.id] = session
+
+    async def find_active(self, token_hash: str, now: datetime) -> tuple[AuthSession, User] | None:
+        for session in self.sessions.values():
+            if session.token_hash == token_hash and session.is_active(now):
+                user = self._users.users.get(session.user_id)
+                return (session, user) if user else None
+        return None
+
+    async def get(self, user_id: str, session_id: str) -> AuthSession | None:
+        session = self.sessions.get(session_id)
+        return session if session and session.user_id == user_id else None
+
+    async def list_active(self, user_id: str, now: datetime) -> Sequence[AuthSession]:
+        mine = [s for s in self.sessions.values() if s.user_id == user_id and s.is_active(now)]
+        return sorted(mine, key=lambda s: (s.last_seen_at, s.id), reverse=True)
+
+    async def touch(
+        self, session_id: str, last_seen_at: datetime, idle_expires_at: datetime
+    ) -> None:
+        session = self.sessions[session_id]
+        session.last_seen_at, session.idle_expires_at = last_seen_at, idle_expires_at
+
+    async def revoke(self, session_id: str, at: datetime) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None and session.revoked_at is None:
+            session.revoked_at = at
+
+    async def revoke_all(self, user_id: str, at: datetime, keep: str | None = None) -> int:
+        ended = [
+            s
+            for s in self.sessions.values()
+            if s.user_id == user_id and s.id != keep and s.is_active(at)
+        ]
+        for session in ended:
+            session.revoked_at = at
+        return len(ended)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY_OPTION = "ninefold_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -65,9 +66,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # A deferred transaction that reads and then writes fails at once with
         # SQLITE_BUSY when another connection wrote in between; busy_timeout cannot help
         # it. Taking the write lock up front makes concurrent units of work queue up
-        # (for at most busy_timeout) instead of failing.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # (for at most busy_timeout) instead of failing. Read-only sessions (see
+        # create_read_session_factory) never write, so they begin deferred and run
+        # alongside writers, as WAL allows.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads on the hot path (authentication). They must not write: on
+    SQLite their transactions do not take the write lock."""
+    read_only = engine.execution_options(**{READ_ONLY_OPTION: True})
+    return async_sessionmaker(read_only, expire_on_commit=False, autoflush=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.kernel import ConflictError, ValidationError
+from core.kernel import ConflictError, DomainError, NotFoundError, ValidationError
 
 
 class InvalidEmailError(ValidationError):
@@ -18,3 +18,34 @@ class InvalidPasswordError(ValidationError):
 class EmailTakenError(ConflictError):
     type = "identity/email-taken"
     title = "An account with this email already exists."
+
+
+class InvalidCredentialsError(DomainError):
+    """Wrong email or password. Deliberately the same for an unknown email."""
+
+    type = "identity/invalid-credentials"
+    status = 401
+    title = "The email or password is not correct."
+
+
+class UnauthenticatedError(DomainError):
+    type = "unauthenticated"
+    status = 401
+    title = "Sign in to do this."
+
+
+class AccountBannedError(DomainError):
+    type = "identity/account-banned"
+    status = 403
+    title = "This account is banned."
+
+
+class SessionNotFoundError(NotFoundError):
+    type = "identity/session-not-found"
+    title = "There is no such session of yours."
+
+
+class CsrfError(DomainError):
+    type = "identity/csrf-failed"
+    status = 403
+    title = "The request lacks a valid CSRF token."

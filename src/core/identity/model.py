@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -45,6 +45,12 @@ class User(msgspec.Struct, kw_only=True):
     password_hash: str
     created_at: datetime
     staff_role: StaffRole | None = None
+    email_verified_at: datetime | None = None
+    banned_at: datetime | None = None
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
 
 
 class Workspace(msgspec.Struct, kw_only=True):
@@ -58,3 +64,41 @@ class Membership(msgspec.Struct, kw_only=True):
     user_id: str
     role: WorkspaceRole
     created_at: datetime
+
+
+class SessionPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How long a session lives: it ends after ``idle`` without use or ``absolute`` after
+    sign-in, whichever comes first. Use is recorded at most every ``touch_every``, so
+    that a busy session does not write on every request."""
+
+    idle: timedelta = timedelta(days=7)
+    absolute: timedelta = timedelta(days=30)
+    touch_every: timedelta = timedelta(minutes=5)
+
+
+class AuthSession(msgspec.Struct, kw_only=True):
+    """A signed-in session. Only the hash of its token is kept."""
+
+    id: str
+    user_id: str
+    token_hash: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # the absolute end
+    idle_expires_at: datetime
+    user_agent: str = ""
+    ip: str = ""
+    revoked_at: datetime | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at and now < self.idle_expires_at
+
+    def needs_touch(self, now: datetime, policy: SessionPolicy) -> bool:
+        return now - self.last_seen_at >= policy.touch_every
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a request acts as: the user and the session that authenticated it."""
+
+    user: User
+    session: AuthSession

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
-from core.identity.model import Membership, User, Workspace
+from core.identity.model import AuthSession, Membership, User, Workspace
 from core.kernel import TenantContext
 
 
@@ -28,6 +29,8 @@ class UserRepository(Protocol):
 
     async def count(self) -> int: ...
 
+    async def rename(self, user_id: str, name: str) -> None: ...
+
 
 class WorkspaceRepository(Protocol):
     async def add(self, workspace: Workspace) -> None: ...
@@ -41,3 +44,29 @@ class WorkspaceRepository(Protocol):
     async def members(self, tenant: TenantContext) -> Sequence[Membership]: ...
 
     async def memberships_of(self, user_id: str) -> Sequence[Membership]: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: AuthSession) -> None: ...
+
+    async def find_active(self, token_hash: str, now: datetime) -> tuple[AuthSession, User] | None:
+        """The live session with this token hash and its user, in one indexed read."""
+        ...
+
+    async def get(self, user_id: str, session_id: str) -> AuthSession | None:
+        """One of the user's sessions (active or not); another user's is None."""
+        ...
+
+    async def list_active(self, user_id: str, now: datetime) -> Sequence[AuthSession]:
+        """The user's live sessions, most recently used first."""
+        ...
+
+    async def touch(
+        self, session_id: str, last_seen_at: datetime, idle_expires_at: datetime
+    ) -> None: ...
+
+    async def revoke(self, session_id: str, at: datetime) -> None: ...
+
+    async def revoke_all(self, user_id: str, at: datetime, keep: str | None = None) -> int:
+        """End every live session of the user but ``keep``; returns how many ended."""
+        ...

@@ -27,6 +27,7 @@ from core.kernel import (
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 256
 WORKSPACE_NAME_MAX_LENGTH = 100
+USER_NAME_MAX_LENGTH = 200
 
 
 def check_password(password: str) -> None:
@@ -105,6 +106,18 @@ class IdentityService:
             )
         )
         return workspace
+
+    async def rename_user(self, user_id: str, name: str) -> User:
+        name = name.strip()
+        if not 1 <= len(name) <= USER_NAME_MAX_LENGTH:
+            raise ValidationError(
+                f"a name has 1 to {USER_NAME_MAX_LENGTH} characters", field="name"
+            )
+        await self._users.rename(user_id, name)
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFoundError("no such user")
+        return user
 
     async def user_count(self) -> int:
         return await self._users.count()

@@ -19,6 +19,7 @@ from entrypoints.containers import ApplicationContainer, close_container
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
 from entrypoints.http.health import HealthController
+from entrypoints.http.identity.routes import AuthController, MeController
 from entrypoints.http.problems import exception_handlers
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
@@ -50,7 +51,7 @@ def openapi_config() -> OpenAPIConfig:
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Every system's routes; a system's removal deletes its line here."""
-    return [HealthController]
+    return [HealthController, AuthController, MeController]
 
 
 def create_app(

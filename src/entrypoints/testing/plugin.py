@@ -35,7 +35,7 @@ from entrypoints.testing.databases import (
     running_in_ci,
 )
 
-TEST_BASE_URL = "http://testserver.local"
+TEST_BASE_URL = "https://testserver.local"  # https: so Secure cookies travel
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.sql.identity.tables import memberships, users, workspaces
+from adapters.sql.identity.tables import memberships, sessions, users, workspaces
 from core.identity import (
+    AuthSession,
     EmailTakenError,
     Membership,
     StaffRole,
@@ -29,6 +31,8 @@ def _user(row: Any) -> User:
         password_hash=row.password_hash,
         created_at=row.created_at,
         staff_role=StaffRole(row.staff_role) if row.staff_role else None,
+        email_verified_at=row.email_verified_at,
+        banned_at=row.banned_at,
     )
 
 
@@ -53,6 +57,8 @@ class SqlUserRepository:
             "password_hash": user.password_hash,
             "staff_role": user.staff_role.value if user.staff_role else None,
             "created_at": user.created_at,
+            "email_verified_at": user.email_verified_at,
+            "banned_at": user.banned_at,
         }
         try:
             async with self._session.begin_nested():
@@ -68,6 +74,9 @@ class SqlUserRepository:
         query = select(users).where(users.c.email == email)
         row = (await self._session.execute(query)).first()
         return _user(row) if row else None
+
+    async def rename(self, user_id: str, name: str) -> None:
+        await self._session.execute(update(users).where(users.c.id == user_id).values(name=name))
 
     async def count(self) -> int:
         return int(
@@ -118,3 +127,108 @@ class SqlWorkspaceRepository:
             .order_by(memberships.c.created_at, memberships.c.workspace_id)
         )
         return [_membership(row) for row in await self._session.execute(query)]
+
+
+_SESSION_COLUMNS = list(sessions.c)
+_USER_COLUMNS = [c.label(f"usr__{c.name}") for c in users.c]
+
+
+def _session(row: Any) -> AuthSession:
+    return AuthSession(
+        id=row.id,
+        user_id=row.user_id,
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        idle_expires_at=row.idle_expires_at,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        revoked_at=row.revoked_at,
+    )
+
+
+class _Prefixed:
+    """A row's ``usr__*`` columns (the joined user) seen without the prefix."""
+
+    def __init__(self, row: Any) -> None:
+        self._mapping = row._mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping["usr__" + name]
+
+
+def _live(now: datetime) -> Any:
+    return (
+        sessions.c.revoked_at.is_(None)
+        & (sessions.c.expires_at > now)
+        & (sessions.c.idle_expires_at > now)
+    )
+
+
+class SqlSessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, session: AuthSession) -> None:
+        await self._session.execute(
+            insert(sessions).values(
+                id=session.id,
+                user_id=session.user_id,
+                token_hash=session.token_hash,
+                created_at=session.created_at,
+                last_seen_at=session.last_seen_at,
+                expires_at=session.expires_at,
+                idle_expires_at=session.idle_expires_at,
+                user_agent=session.user_agent,
+                ip=session.ip,
+                revoked_at=session.revoked_at,
+            )
+        )
+
+    async def find_active(self, token_hash: str, now: datetime) -> tuple[AuthSession, User] | None:
+        query = (
+            select(*_SESSION_COLUMNS, *_USER_COLUMNS)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == token_hash)
+            .where(_live(now))
+        )
+        row = (await self._session.execute(query)).first()
+        return (_session(row), _user(_Prefixed(row))) if row else None
+
+    async def get(self, user_id: str, session_id: str) -> AuthSession | None:
+        query = select(sessions).where(sessions.c.id == session_id, sessions.c.user_id == user_id)
+        row = (await self._session.execute(query)).first()
+        return _session(row) if row else None
+
+    async def list_active(self, user_id: str, now: datetime) -> Sequence[AuthSession]:
+        query = (
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .where(_live(now))
+            .order_by(sessions.c.last_seen_at.desc(), sessions.c.id.desc())
+        )
+        return [_session(row) for row in await self._session.execute(query)]
+
+    async def touch(
+        self, session_id: str, last_seen_at: datetime, idle_expires_at: datetime
+    ) -> None:
+        await self._session.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(last_seen_at=last_seen_at, idle_expires_at=idle_expires_at)
+        )
+
+    async def revoke(self, session_id: str, at: datetime) -> None:
+        await self._session.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    async def revoke_all(self, user_id: str, at: datetime, keep: str | None = None) -> int:
+        query = update(sessions).where(sessions.c.user_id == user_id).where(_live(at))
+        if keep is not None:
+            query = query.where(sessions.c.id != keep)
+        result = await self._session.execute(query.values(revoked_at=at))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -16,6 +16,8 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("staff_role", String(20), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("email_verified_at", UTCDateTime(), nullable=True),
+    Column("banned_at", UTCDateTime(), nullable=True),
 )
 
 workspaces = Table(
@@ -41,4 +43,22 @@ memberships = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_identity_memberships_user_id", "user_id"),
+)
+
+sessions = Table(
+    "identity_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "user_id", String(40), ForeignKey("identity_users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("idle_expires_at", UTCDateTime(), nullable=False),
+    Column("user_agent", String(400), nullable=False, server_default=""),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Index("ix_identity_sessions_user_id", "user_id"),
 )

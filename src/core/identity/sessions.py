@@ -1,0 +1,136 @@
+"""Signing in and out, and the sessions that result: opaque tokens, stored hashed, with
+idle and absolute expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from core.identity.errors import (
+    AccountBannedError,
+    InvalidCredentialsError,
+    InvalidEmailError,
+    SessionNotFoundError,
+)
+from core.identity.model import AuthSession, Principal, SessionPolicy, User, normalize_email
+from core.identity.ports import PasswordHasher, SessionRepository, UserRepository
+from core.identity.tokens import hash_token, new_token
+from core.kernel import Clock, IdGenerator
+
+SESSION_TOKEN_PREFIX = "nf_sess"
+USER_AGENT_MAX_LENGTH = 400
+IP_MAX_LENGTH = 64
+
+
+class SignedIn:
+    """The outcome of a sign-in: the token (shown once) and the session it opens."""
+
+    def __init__(self, token: str, session: AuthSession, user: User) -> None:
+        self.token = token
+        self.session = session
+        self.user = user
+
+
+class SessionService:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        sessions: SessionRepository,
+        hasher: PasswordHasher,
+        dummy_hash: str,
+        clock: Clock,
+        ids: IdGenerator,
+        policy: SessionPolicy,
+    ) -> None:
+        self._users = users
+        self._sessions = sessions
+        self._hasher = hasher
+        self._dummy_hash = dummy_hash
+        self._clock = clock
+        self._ids = ids
+        self._policy = policy
+
+    async def sign_in(
+        self, email: str, password: str, *, ip: str = "", user_agent: str = ""
+    ) -> SignedIn:
+        """Check the password and open a session. An unknown email costs the same
+        password check and fails the same way as a wrong password."""
+        try:
+            normalized = normalize_email(email)
+        except InvalidEmailError:
+            normalized = ""
+        user = await self._users.get_by_email(normalized) if normalized else None
+        stored = user.password_hash if user else self._dummy_hash
+        matches = await asyncio.to_thread(self._hasher.verify, stored, password)
+        if user is None or not matches:
+            raise InvalidCredentialsError()
+        if user.is_banned:
+            raise AccountBannedError()
+        return await self.open_session(user, ip=ip, user_agent=user_agent)
+
+    async def open_session(self, user: User, *, ip: str = "", user_agent: str = "") -> SignedIn:
+        now = self._clock.now()
+        token = new_token(SESSION_TOKEN_PREFIX)
+        session = AuthSession(
+            id=self._ids.new("ses", now),
+            user_id=user.id,
+            token_hash=hash_token(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self._policy.absolute,
+            idle_expires_at=min(now + self._policy.idle, now + self._policy.absolute),
+            user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
+            ip=ip[:IP_MAX_LENGTH],
+        )
+        await self._sessions.add(session)
+        return SignedIn(token, session, user)
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """The principal a token stands for, or None if it is unknown, expired, revoked
+        or its user is banned. Read-only: see ``touch``."""
+        if not token.startswith(SESSION_TOKEN_PREFIX + "_"):
+            return None
+        found = await self._sessions.find_active(hash_token(token), self._clock.now())
+        if found is None:
+            return None
+        session, user = found
+        if user.is_banned:
+            return None
+        return Principal(user=user, session=session)
+
+    def needs_touch(self, principal: Principal) -> bool:
+        return principal.session.needs_touch(self._clock.now(), self._policy)
+
+    async def touch(self, principal: Principal) -> None:
+        """Record use: moves the idle expiry forward, never past the absolute one."""
+        now = self._clock.now()
+        session = principal.session
+        idle_until = min(now + self._policy.idle, session.expires_at)
+        await self._sessions.touch(session.id, now, idle_until)
+
+    async def rotate(self, principal: Principal, *, ip: str = "", user_agent: str = "") -> SignedIn:
+        """A fresh token for the same user, the old session ended (privilege change)."""
+        await self._sessions.revoke(principal.session.id, self._clock.now())
+        return await self.open_session(principal.user, ip=ip, user_agent=user_agent)
+
+    async def sign_out(self, principal: Principal) -> None:
+        await self._sessions.revoke(principal.session.id, self._clock.now())
+
+    async def list_sessions(self, principal: Principal) -> Sequence[AuthSession]:
+        return await self._sessions.list_active(principal.user.id, self._clock.now())
+
+    async def revoke_session(self, principal: Principal, session_id: str) -> None:
+        session = await self._sessions.get(principal.user.id, session_id)
+        if session is None or not session.is_active(self._clock.now()):
+            raise SessionNotFoundError()
+        await self._sessions.revoke(session.id, self._clock.now())
+
+    async def revoke_other_sessions(self, principal: Principal) -> int:
+        return await self._sessions.revoke_all(
+            principal.user.id, self._clock.now(), keep=principal.session.id
+        )
+
+    async def revoke_all_sessions(self, user_id: str) -> int:
+        """Sign a user out everywhere (password reset, ban)."""
+        return await self._sessions.revoke_all(user_id, self._clock.now())

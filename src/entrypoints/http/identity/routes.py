@@ -1,0 +1,129 @@
+"""Sign-in, sign-out, the signed-in user and their sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from adapters.sql.uow import SqlUnitOfWork
+from core.identity import Principal, SessionService
+from entrypoints.containers import ApplicationContainer
+from entrypoints.http.auth import (
+    clear_session_cookies,
+    csrf_token,
+    provide_principal,
+    session_cookies,
+)
+from entrypoints.http.identity.schemas import (
+    Me,
+    MePatch,
+    Revoked,
+    SessionOut,
+    SignedInOut,
+    SignIn,
+)
+
+Uow = NamedDependency[SqlUnitOfWork]
+CurrentPrincipal = NamedDependency[Principal]
+
+
+def _container(state: State) -> ApplicationContainer:
+    container: ApplicationContainer = state.container
+    return container
+
+
+def _sessions(state: State, uow: SqlUnitOfWork) -> SessionService:
+    service: SessionService = _container(state).identity.sessions(session=uow.session)
+    return service
+
+
+def _client(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {
+        "ip": request.client.host if request.client else "",
+        "user_agent": request.headers.get("user-agent", ""),
+    }
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/sign-in", summary="Sign in with email and password", status_code=200)
+    async def sign_in(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[SignIn], uow: Uow
+    ) -> Response[SignedInOut]:
+        sessions = _sessions(state, uow)
+        signed_in = await sessions.sign_in(data.email, data.password, **_client(request))
+        body = SignedInOut(
+            user=Me.of(signed_in.user),
+            session=SessionOut.of(signed_in.session, signed_in.session.id),
+        )
+        if data.transport == "bearer":
+            body.token = signed_in.token
+            return Response(body, headers={"Cache-Control": "no-store"})
+        body.csrf_token = csrf_token(_container(state).settings().secret_key, signed_in.session.id)
+        return Response(
+            body, cookies=session_cookies(state, signed_in), headers={"Cache-Control": "no-store"}
+        )
+
+    @post(
+        "/sign-out",
+        summary="End the current session",
+        status_code=204,
+        dependencies={"principal": Provide(provide_principal)},
+    )
+    async def sign_out(self, state: State, principal: CurrentPrincipal, uow: Uow) -> Response[None]:
+        await _sessions(state, uow).sign_out(principal)
+        response: Response[None] = Response(None, status_code=204)
+        clear_session_cookies(response)
+        return response
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["me"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", summary="The signed-in user")
+    async def me(self, principal: CurrentPrincipal) -> Me:
+        return Me.of(principal.user)
+
+    @patch("/", summary="Change the signed-in user's profile")
+    async def update_me(
+        self, state: State, principal: CurrentPrincipal, data: JSONBody[MePatch], uow: Uow
+    ) -> Me:
+        user = principal.user
+        if data.name is not msgspec.UNSET:
+            user = await _container(state).identity.service(uow=uow).rename_user(user.id, data.name)
+        return Me.of(user)
+
+    @get("/sessions", summary="My active sessions, most recently used first")
+    async def sessions(
+        self, state: State, principal: CurrentPrincipal, uow: Uow
+    ) -> list[SessionOut]:
+        found = await _sessions(state, uow).list_sessions(principal)
+        return [SessionOut.of(session, principal.session.id) for session in found]
+
+    @delete("/sessions/{session_id:str}", summary="End one of my sessions", status_code=204)
+    async def revoke(
+        self, state: State, principal: CurrentPrincipal, session_id: FromPath[str], uow: Uow
+    ) -> None:
+        await (
+            _container(state)
+            .identity.sessions(session=uow.session)
+            .revoke_session(principal, session_id)
+        )
+
+    @post("/sessions/revoke-others", summary="End all my sessions but this one", status_code=200)
+    async def revoke_others(self, state: State, principal: CurrentPrincipal, uow: Uow) -> Revoked:
+        count = (
+            await _container(state)
+            .identity.sessions(session=uow.session)
+            .revoke_other_sessions(principal)
+        )
+        return Revoked(count)
