@@ -17,6 +17,8 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.argon2.hasher import Argon2PasswordHasher
+from adapters.console.email import ConsoleEchoEmailSender
+from adapters.limits.limiter import LimitsRateLimiter, memory_rate_limiter, redis_rate_limiter
 from adapters.memory.identity import FastInsecurePasswordHasher
 from adapters.sql.database import (
     create_engine,
@@ -24,22 +26,41 @@ from adapters.sql.database import (
     create_session_factory,
 )
 from adapters.sql.identity.repositories import (
+    SqlEmailTokenRepository,
     SqlSessionRepository,
     SqlUserRepository,
     SqlWorkspaceRepository,
 )
+from adapters.sql.notifications.outbox import SqlEmailOutbox
 from adapters.sql.uow import SqlUnitOfWork
-from core.identity import IdentityService, PasswordHasher, SessionPolicy, SessionService
+from adapters.zxcvbn.policy import ZxcvbnPasswordPolicy
+from core.identity import (
+    AccountService,
+    IdentityService,
+    IdentityThrottle,
+    PasswordHasher,
+    PasswordPolicy,
+    SessionPolicy,
+    SessionService,
+)
 from core.kernel import Clock, IdGenerator, SystemClock
+from core.notifications import EmailSender
 from core.workflows import EventBus, OutboxRelay, OutboxSession
 from entrypoints.settings import Settings
 
 
 class KernelContainer(containers.DeclarativeContainer):
-    """Time and ids, shared by every system."""
+    """Time, ids and rate limits, shared by every system."""
 
+    settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(IdGenerator)
+    # In-process counters by default; Redis when several processes must share them.
+    rate_limiter = providers.Selector(
+        settings.provided.rate_limit_storage,
+        memory=providers.Singleton(memory_rate_limiter),
+        redis=providers.Singleton(redis_rate_limiter, url=settings.provided.redis_url),
+    )
 
 
 class DatabaseContainer(containers.DeclarativeContainer):
@@ -76,6 +97,7 @@ def _session_service(
     clock: Clock,
     ids: IdGenerator,
     policy: SessionPolicy,
+    throttle: IdentityThrottle,
 ) -> SessionService:
     users = SqlUserRepository(session)
     return SessionService(
@@ -86,6 +108,7 @@ def _session_service(
         clock=clock,
         ids=ids,
         policy=policy,
+        throttle=throttle,
     )
 
 
@@ -102,9 +125,57 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(16))
 
 
+def _account_service(
+    *,
+    uow: SqlUnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    mailer_for: Callable[[AsyncSession], EmailSender],
+    clock: Clock,
+    ids: IdGenerator,
+    public_url: str,
+    throttle: IdentityThrottle,
+) -> AccountService:
+    return AccountService(
+        uow=uow,
+        users=SqlUserRepository(uow.session),
+        tokens=SqlEmailTokenRepository(uow.session),
+        sessions=SqlSessionRepository(uow.session),
+        hasher=hasher,
+        policy=policy,
+        mailer=mailer_for(uow.session),
+        clock=clock,
+        ids=ids,
+        public_url=public_url,
+        throttle=throttle,
+    )
+
+
+def _email_sender(
+    session: AsyncSession, outbox: Callable[..., EmailSender], echo: str
+) -> EmailSender:
+    stored = outbox(session=session)
+    return ConsoleEchoEmailSender(stored) if echo == "development" else stored
+
+
+class NotificationsContainer(containers.DeclarativeContainer):
+    """Email through the port; the embedded default is the mail outbox in the database,
+    echoed to the console in development."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    kernel = providers.DependenciesContainer()
+
+    outbox = providers.Factory(SqlEmailOutbox, clock=kernel.clock, ids=kernel.ids)
+    # Takes the SQLAlchemy session of the unit of work the email belongs to.
+    email_sender = providers.Factory(
+        _email_sender, outbox=outbox.provider, echo=settings.provided.env
+    )
+
+
 class IdentityContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     kernel = providers.DependenciesContainer()
+    notifications = providers.DependenciesContainer()
 
     password_hasher = providers.Selector(
         settings.provided.password_hasher,
@@ -113,6 +184,18 @@ class IdentityContainer(containers.DeclarativeContainer):
     )
     service = providers.Factory(
         _identity_service, hasher=password_hasher, clock=kernel.clock, ids=kernel.ids
+    )
+    password_policy = providers.Singleton(ZxcvbnPasswordPolicy)
+    throttle = providers.Singleton(IdentityThrottle, limiter=kernel.rate_limiter)
+    accounts = providers.Factory(
+        _account_service,
+        hasher=password_hasher,
+        policy=password_policy,
+        mailer_for=notifications.email_sender.provider,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        public_url=settings.provided.effective_public_url,
+        throttle=throttle,
     )
     session_policy = providers.Singleton(_session_policy, settings=settings)
     dummy_hash = providers.Singleton(_dummy_hash, hasher=password_hasher)
@@ -124,6 +207,7 @@ class IdentityContainer(containers.DeclarativeContainer):
         clock=kernel.clock,
         ids=kernel.ids,
         policy=session_policy,
+        throttle=throttle,
     )
 
 
@@ -145,7 +229,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
     """Everything the entrypoints need. Build it with ``build_container(settings)``."""
 
     settings = providers.Dependency(instance_of=Settings)
-    kernel = providers.Container(KernelContainer)
+    kernel = providers.Container(KernelContainer, settings=settings)
     database = providers.Container(DatabaseContainer, settings=settings)
 
     # Set after a commit that stored events, so the relay delivers them at once.
@@ -165,7 +249,10 @@ class ApplicationContainer(containers.DeclarativeContainer):
         open_session=unit_of_work.provider,
         wakeup=outbox_wakeup,
     )
-    identity = providers.Container(IdentityContainer, settings=settings, kernel=kernel)
+    notifications = providers.Container(NotificationsContainer, settings=settings, kernel=kernel)
+    identity = providers.Container(
+        IdentityContainer, settings=settings, kernel=kernel, notifications=notifications
+    )
 
 
 def build_container(settings: Settings) -> ApplicationContainer:
@@ -174,6 +261,10 @@ def build_container(settings: Settings) -> ApplicationContainer:
 
 async def close_container(container: ApplicationContainer) -> None:
     """Release what the container opened (the database pool)."""
-    # Creating an engine opens no connection, so asking for it here costs nothing.
+    # Creating an engine or a limiter opens no connection, so asking for them here
+    # costs nothing.
     await container.database.engine().dispose()
     container.database.engine.reset()  # type: ignore[attr-defined]
+    limiter = container.kernel.rate_limiter()
+    if isinstance(limiter, LimitsRateLimiter):
+        await limiter.close()

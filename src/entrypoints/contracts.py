@@ -13,10 +13,22 @@ from typing import Any
 
 import msgspec
 
-from core.identity import MemberAdded, UserRegistered, WorkspaceCreated
+from core.identity import (
+    EmailVerified,
+    MemberAdded,
+    PasswordReset,
+    UserRegistered,
+    WorkspaceCreated,
+)
 from core.kernel import DomainEvent
 
-PUBLIC_EVENTS: tuple[type[DomainEvent], ...] = (UserRegistered, WorkspaceCreated, MemberAdded)
+PUBLIC_EVENTS: tuple[type[DomainEvent], ...] = (
+    UserRegistered,
+    EmailVerified,
+    PasswordReset,
+    WorkspaceCreated,
+    MemberAdded,
+)
 
 
 def event_schema(event_cls: type[DomainEvent]) -> dict[str, Any]:

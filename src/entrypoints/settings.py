@@ -34,6 +34,7 @@ PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("analytics_provider", "posthog"): ("posthog_api_key", "posthog_host"),
     ("error_tracking", "sentry"): ("sentry_dsn",),
     ("jobs_backend", "saq"): ("redis_url",),
+    ("rate_limit_storage", "redis"): ("redis_url",),
 }
 AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
     "payments_provider": frozenset({"sandbox"}),
@@ -42,6 +43,7 @@ AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
     "analytics_provider": frozenset({"local"}),
     "error_tracking": frozenset({"log"}),
     "jobs_backend": frozenset({"sql"}),
+    "rate_limit_storage": frozenset({"memory", "redis"}),
 }
 SECRET_SUFFIXES = ("_key", "_secret", "_dsn", "_password", "_token")
 
@@ -53,6 +55,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     data_dir: str = "var"
     database_url: str = ""  # empty: SQLite file ninefold.db in data_dir
     database_pool_size: int = 10
+    public_url: str = ""  # the app's address in links sent by email; empty: http://HOST:PORT
     host: str = "127.0.0.1"
     port: int = 8000
     http_workers: int = 1
@@ -83,6 +86,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     posthog_host: str = ""
     error_tracking: Literal["log", "sentry"] = "log"
     sentry_dsn: str = ""
+    rate_limit_storage: Literal["memory", "redis"] = "memory"
     jobs_backend: Literal["sql", "saq"] = "sql"
     redis_url: str = ""
 
@@ -95,6 +99,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_path / 'ninefold.db').as_posix()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_production(self) -> bool:
@@ -222,6 +230,11 @@ def _production_problems(settings: Settings) -> list[str]:
         )
     if settings.password_hasher != "argon2":
         problems.append(f"{env_name('password_hasher')} must be argon2 in production")
+    if not settings.public_url.startswith("https://"):
+        problems.append(
+            f"{env_name('public_url')} must be the app's https:// address in production "
+            "(it goes into links sent by email)"
+        )
     if "*" in settings.allowed_hosts:
         problems.append(f"{env_name('allowed_hosts')} must name the app's hosts in production")
     return problems

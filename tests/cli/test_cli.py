@@ -28,7 +28,7 @@ from entrypoints.testing.databases import PostgresTemplate, SqliteTemplate
 from entrypoints.testing.plugin import BACKENDS
 
 EXIT_CONFIG = 78
-HEADS = ("identity_0002", "workflows_0001")
+HEADS = ("identity_0004", "notifications_0001", "workflows_0001")
 
 
 @dataclass
@@ -217,6 +217,8 @@ def test_a_bad_configuration_exits_78_naming_every_problem_at_once(
         "  - NINEFOLD_LOG_LEVL is not a known setting",
         "  - NINEFOLD_PORT=abc: expected a whole number",
         "  - NINEFOLD_SECRET_KEY is required in production",
+        "  - NINEFOLD_PUBLIC_URL must be the app's https:// address in production "
+        "(it goes into links sent by email)",
         "  - NINEFOLD_ALLOWED_HOSTS must name the app's hosts in production",
     ]
     assert result.out == ""
@@ -255,9 +257,9 @@ def test_db_downgrade_of_one_system_leaves_the_check_failing(
     check = ninefold("db", "current", "--check")
 
     assert downgrade.code == 0
-    assert "database at: workflows_0001" in downgrade.out
+    assert "database at: notifications_0001, workflows_0001" in downgrade.out
     assert check.code == 1
-    assert "pending heads: identity_0002" in check.out
+    assert "pending heads: identity_0004" in check.out
 
 
 # --- seed-demo --------------------------------------------------------------------------

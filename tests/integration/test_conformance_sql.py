@@ -11,13 +11,16 @@ from adapters.sql.identity.repositories import (
     SqlUserRepository,
     SqlWorkspaceRepository,
 )
+from adapters.sql.notifications.outbox import SqlEmailOutbox, list_emails
 from adapters.sql.uow import SqlUnitOfWork
+from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
     IdentityRepositoriesContract,
     Repositories,
     SessionRepositoryContract,
 )
 from contracts.ports.outbox import OutboxContract
+from core.notifications import EmailMessage
 from entrypoints.containers import ApplicationContainer
 
 
@@ -43,3 +46,26 @@ class TestSqlSessionRepository(SessionRepositoryContract):
     ) -> AsyncIterator[tuple[SqlUserRepository, SqlSessionRepository]]:
         async with container.unit_of_work() as uow:
             yield SqlUserRepository(uow.session), SqlSessionRepository(uow.session)
+
+
+class TestSqlEmailOutbox(EmailSenderContract):
+    @pytest.fixture
+    async def outbox_session(self, container: ApplicationContainer) -> AsyncIterator[SqlUnitOfWork]:
+        async with container.unit_of_work() as uow:
+            yield uow
+
+    @pytest.fixture
+    def email_sender(
+        self, outbox_session: SqlUnitOfWork, container: ApplicationContainer
+    ) -> SqlEmailOutbox:
+        return SqlEmailOutbox(
+            outbox_session.session, container.kernel.clock(), container.kernel.ids()
+        )
+
+    @pytest.fixture
+    def sent_emails(self, outbox_session: SqlUnitOfWork) -> SentEmails:
+        async def sent() -> list[EmailMessage]:
+            stored = await list_emails(outbox_session.session, limit=1000)
+            return [email.message for email in reversed(stored)]
+
+        return sent

@@ -12,7 +12,9 @@ from adapters.memory.identity import (
     InMemoryUserRepository,
     InMemoryWorkspaceRepository,
 )
+from adapters.memory.notifications import InMemoryEmailSender
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
+from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
     IdentityRepositoriesContract,
     Repositories,
@@ -21,6 +23,7 @@ from contracts.ports.identity import (
 from contracts.ports.outbox import OutboxContract
 from contracts.ports.password_hasher import PasswordHasherContract
 from core.kernel import FixedClock, IdGenerator
+from core.notifications import EmailMessage
 
 
 class TestInMemoryOutbox(OutboxContract):
@@ -47,3 +50,16 @@ class TestInMemorySessionRepository(SessionRepositoryContract):
     def session_repositories(self) -> tuple[InMemoryUserRepository, InMemorySessionRepository]:
         users = InMemoryUserRepository()
         return users, InMemorySessionRepository(users)
+
+
+class TestInMemoryEmailSender(EmailSenderContract):
+    @pytest.fixture
+    def email_sender(self) -> InMemoryEmailSender:
+        return InMemoryEmailSender()
+
+    @pytest.fixture
+    def sent_emails(self, email_sender: InMemoryEmailSender) -> SentEmails:
+        async def sent() -> list[EmailMessage]:
+            return list(email_sender.sent)
+
+        return sent

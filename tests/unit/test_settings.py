@@ -94,12 +94,13 @@ def test_production_refuses_weak_secrets(secret: str) -> None:
         load_settings(environ, env_file=None)
 
 
-def test_production_starts_with_a_strong_secret_and_named_hosts() -> None:
+def test_production_starts_with_a_strong_secret_named_hosts_and_an_https_address() -> None:
     settings = load_settings(
         {
             "NINEFOLD_ENV": "production",
             "NINEFOLD_SECRET_KEY": STRONG,
             "NINEFOLD_ALLOWED_HOSTS": "app.example.com",
+            "NINEFOLD_PUBLIC_URL": "https://app.example.com",
             "NINEFOLD_DATABASE_URL": "postgresql://app@db/app",
         },
         env_file=None,
@@ -156,3 +157,17 @@ def test_every_url_setting_hides_its_password() -> None:
     settings = load_settings({"NINEFOLD_REDIS_URL": "redis://:s3cr3t@cache:6379/0"}, env_file=None)
 
     assert "s3cr3t" not in effective_configuration(settings)["NINEFOLD_REDIS_URL"]
+
+
+def test_production_needs_the_public_https_address_for_links() -> None:
+    with pytest.raises(ConfigurationError, match="NINEFOLD_PUBLIC_URL must be the app's https"):
+        load_settings(
+            {"NINEFOLD_ENV": "production", "NINEFOLD_PUBLIC_URL": "http://app.example.com"},
+            env_file=None,
+        )
+
+
+def test_links_default_to_the_served_address() -> None:
+    settings = load_settings({"NINEFOLD_PORT": "8123"}, env_file=None)
+
+    assert settings.effective_public_url == "http://127.0.0.1:8123"

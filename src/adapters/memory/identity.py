@@ -7,7 +7,15 @@ import hmac
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.identity import AuthSession, EmailTakenError, Membership, User, Workspace
+from core.identity import (
+    AuthSession,
+    EmailTakenError,
+    EmailToken,
+    Membership,
+    TokenPurpose,
+    User,
+    Workspace,
+)
 from core.kernel import TenantContext
 
 
@@ -28,6 +36,15 @@ class InMemoryUserRepository:
 
     async def count(self) -> int:
         return len(self.users)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        if user_id in self.users:
+            self.users[user_id].password_hash = password_hash
+
+    async def mark_email_verified(self, user_id: str, at: datetime) -> None:
+        user = self.users.get(user_id)
+        if user is not None and user.email_verified_at is None:
+            user.email_verified_at = at
 
     async def rename(self, user_id: str, name: str) -> None:
         if user_id in self.users:
@@ -111,3 +128,35 @@ class InMemorySessionRepository:
         for session in ended:
             session.revoked_at = at
         return len(ended)
+
+
+class InMemoryEmailTokenRepository:
+    def __init__(self) -> None:
+        self.tokens: dict[str, EmailToken] = {}
+
+    async def add(self, token: EmailToken) -> None:
+        self.tokens[token.id] = token
+
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, now: datetime
+    ) -> EmailToken | None:
+        return next(
+            (
+                t
+                for t in self.tokens.values()
+                if t.token_hash == token_hash and t.purpose == purpose and t.is_usable(now)
+            ),
+            None,
+        )
+
+    async def use(self, token_id: str, at: datetime) -> bool:
+        token = self.tokens.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+    async def revoke_all(self, user_id: str, purpose: TokenPurpose, at: datetime) -> None:
+        for token in self.tokens.values():
+            if token.user_id == user_id and token.purpose == purpose and token.used_at is None:
+                token.used_at = at

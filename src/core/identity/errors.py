@@ -49,3 +49,16 @@ class CsrfError(DomainError):
     type = "identity/csrf-failed"
     status = 403
     title = "The request lacks a valid CSRF token."
+
+
+class InvalidTokenError(DomainError):
+    """An email link's token is unknown, expired or used: deliberately one answer."""
+
+    type = "identity/invalid-token"
+    status = 400
+    title = "This link is invalid or has expired."
+
+
+class WeakPasswordError(ValidationError):
+    type = "identity/weak-password"
+    title = "Choose a stronger password."

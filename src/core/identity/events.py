@@ -32,3 +32,19 @@ class MemberAdded(DomainEvent, frozen=True, kw_only=True):
     workspace_id: str
     user_id: str
     role: WorkspaceRole
+
+
+class EmailVerified(DomainEvent, frozen=True, kw_only=True):
+    """A user proved they own their email address."""
+
+    name = "identity.email_verified"
+
+    user_id: str
+
+
+class PasswordReset(DomainEvent, frozen=True, kw_only=True):
+    """A user set a new password through a reset link; their sessions were ended."""
+
+    name = "identity.password_reset"
+
+    user_id: str

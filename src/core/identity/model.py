@@ -102,3 +102,29 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
     user: User
     session: AuthSession
+
+
+class TokenPurpose(enum.StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+
+
+TOKEN_LIFETIMES = {
+    TokenPurpose.VERIFY_EMAIL: timedelta(hours=48),
+    TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
+}
+
+
+class EmailToken(msgspec.Struct, kw_only=True):
+    """A single-use, expiring secret sent by email; only its hash is kept."""
+
+    id: str
+    user_id: str
+    purpose: TokenPurpose
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.used_at is None and now < self.expires_at

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from core.identity.model import AuthSession, Membership, User, Workspace
+from core.identity.model import (
+    AuthSession,
+    EmailToken,
+    Membership,
+    TokenPurpose,
+    User,
+    Workspace,
+)
 from core.kernel import TenantContext
 
 
@@ -30,6 +37,10 @@ class UserRepository(Protocol):
     async def count(self) -> int: ...
 
     async def rename(self, user_id: str, name: str) -> None: ...
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    async def mark_email_verified(self, user_id: str, at: datetime) -> None: ...
 
 
 class WorkspaceRepository(Protocol):
@@ -69,4 +80,29 @@ class SessionRepository(Protocol):
 
     async def revoke_all(self, user_id: str, at: datetime, keep: str | None = None) -> int:
         """End every live session of the user but ``keep``; returns how many ended."""
+        ...
+
+
+class PasswordPolicy(Protocol):
+    """Judges a new password beyond its length: common, guessable, or built from the
+    user's own details. Returns what is wrong, for the user to read; empty means fine."""
+
+    def problems(self, password: str, user_inputs: Sequence[str] = ()) -> list[str]: ...
+
+
+class EmailTokenRepository(Protocol):
+    async def add(self, token: EmailToken) -> None: ...
+
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, now: datetime
+    ) -> EmailToken | None:
+        """The unused, unexpired token of this purpose with this hash."""
+        ...
+
+    async def use(self, token_id: str, at: datetime) -> bool:
+        """Mark used; False if it was used already (a concurrent use lost the race)."""
+        ...
+
+    async def revoke_all(self, user_id: str, purpose: TokenPurpose, at: datetime) -> None:
+        """Use up every open token of this purpose (a newer one or a reset supersedes)."""
         ...

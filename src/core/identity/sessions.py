@@ -14,6 +14,7 @@ from core.identity.errors import (
 )
 from core.identity.model import AuthSession, Principal, SessionPolicy, User, normalize_email
 from core.identity.ports import PasswordHasher, SessionRepository, UserRepository
+from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.kernel import Clock, IdGenerator
 
@@ -42,6 +43,7 @@ class SessionService:
         clock: Clock,
         ids: IdGenerator,
         policy: SessionPolicy,
+        throttle: IdentityThrottle,
     ) -> None:
         self._users = users
         self._sessions = sessions
@@ -50,12 +52,15 @@ class SessionService:
         self._clock = clock
         self._ids = ids
         self._policy = policy
+        self._throttle = throttle
 
     async def sign_in(
         self, email: str, password: str, *, ip: str = "", user_agent: str = ""
     ) -> SignedIn:
         """Check the password and open a session. An unknown email costs the same
-        password check and fails the same way as a wrong password."""
+        password check and fails the same way as a wrong password. Failures are
+        throttled (see ``throttling``)."""
+        await self._throttle.check_sign_in(email, ip)
         try:
             normalized = normalize_email(email)
         except InvalidEmailError:
@@ -64,6 +69,7 @@ class SessionService:
         stored = user.password_hash if user else self._dummy_hash
         matches = await asyncio.to_thread(self._hasher.verify, stored, password)
         if user is None or not matches:
+            await self._throttle.sign_in_failed(email, ip)
             raise InvalidCredentialsError()
         if user.is_banned:
             raise AccountBannedError()

@@ -13,6 +13,14 @@ from core.kernel.errors import (
 from core.kernel.events import DomainEvent, decode_event, encode_event
 from core.kernel.ids import IdGenerator, is_valid_id
 from core.kernel.money import CurrencyMismatchError, Money
+from core.kernel.ratelimit import (
+    Rate,
+    RateDecision,
+    RateLimitedError,
+    RateLimiter,
+    RateLimiterUnavailableError,
+    enforce,
+)
 from core.kernel.tenancy import TenantContext
 from core.kernel.uow import AfterCommit, UnitOfWork
 
@@ -29,11 +37,17 @@ __all__ = [
     "Money",
     "NotFoundError",
     "PermissionDeniedError",
+    "Rate",
+    "RateDecision",
+    "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterUnavailableError",
     "SystemClock",
     "TenantContext",
     "UnitOfWork",
     "ValidationError",
     "decode_event",
     "encode_event",
+    "enforce",
     "is_valid_id",
 ]

@@ -35,6 +35,8 @@ from entrypoints.testing.databases import (
     running_in_ci,
 )
 
+pytest_plugins = ["entrypoints.testing.redis"]  # the Redis leg: redis_url, redis_key_prefix
+
 TEST_BASE_URL = "https://testserver.local"  # https: so Secure cookies travel
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -10,12 +10,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.sql.identity.tables import memberships, sessions, users, workspaces
+from adapters.sql.identity.tables import email_tokens, memberships, sessions, users, workspaces
 from core.identity import (
     AuthSession,
     EmailTakenError,
+    EmailToken,
     Membership,
     StaffRole,
+    TokenPurpose,
     User,
     Workspace,
     WorkspaceRole,
@@ -74,6 +76,17 @@ class SqlUserRepository:
         query = select(users).where(users.c.email == email)
         row = (await self._session.execute(query)).first()
         return _user(row) if row else None
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        query = update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+        await self._session.execute(query)
+
+    async def mark_email_verified(self, user_id: str, at: datetime) -> None:
+        await self._session.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.email_verified_at.is_(None))
+            .values(email_verified_at=at)
+        )
 
     async def rename(self, user_id: str, name: str) -> None:
         await self._session.execute(update(users).where(users.c.id == user_id).values(name=name))
@@ -232,3 +245,64 @@ class SqlSessionRepository:
             query = query.where(sessions.c.id != keep)
         result = await self._session.execute(query.values(revoked_at=at))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _email_token(row: Any) -> EmailToken:
+    return EmailToken(
+        id=row.id,
+        user_id=row.user_id,
+        purpose=TokenPurpose(row.purpose),
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+    )
+
+
+class SqlEmailTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, token: EmailToken) -> None:
+        await self._session.execute(
+            insert(email_tokens).values(
+                id=token.id,
+                user_id=token.user_id,
+                purpose=token.purpose.value,
+                token_hash=token.token_hash,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, now: datetime
+    ) -> EmailToken | None:
+        query = select(email_tokens).where(
+            email_tokens.c.token_hash == token_hash,
+            email_tokens.c.purpose == purpose.value,
+            email_tokens.c.used_at.is_(None),
+            email_tokens.c.expires_at > now,
+        )
+        row = (await self._session.execute(query)).first()
+        return _email_token(row) if row else None
+
+    async def use(self, token_id: str, at: datetime) -> bool:
+        result = await self._session.execute(
+            update(email_tokens)
+            .where(email_tokens.c.id == token_id, email_tokens.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def revoke_all(self, user_id: str, purpose: TokenPurpose, at: datetime) -> None:
+        await self._session.execute(
+            update(email_tokens)
+            .where(
+                email_tokens.c.user_id == user_id,
+                email_tokens.c.purpose == purpose.value,
+                email_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )

@@ -26,6 +26,8 @@ workspaces = Table(
     Column("id", String(40), primary_key=True),
     Column("name", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+    Column("purge_after", UTCDateTime(), nullable=True),
 )
 
 memberships = Table(
@@ -61,4 +63,19 @@ sessions = Table(
     Column("ip", String(64), nullable=False, server_default=""),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Index("ix_identity_sessions_user_id", "user_id"),
+)
+
+email_tokens = Table(
+    "identity_email_tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "user_id", String(40), ForeignKey("identity_users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("purpose", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_identity_email_tokens_user_id", "user_id", "purpose"),
 )

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from adapters.sql.uow import SqlUnitOfWork
-from core.identity import Principal, SessionService
+from core.identity import AccountService, Principal, SessionService
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import (
     clear_session_cookies,
@@ -20,12 +20,17 @@ from entrypoints.http.auth import (
     session_cookies,
 )
 from entrypoints.http.identity.schemas import (
+    Accepted,
+    ForgotPassword,
     Me,
     MePatch,
+    ResetPassword,
     Revoked,
     SessionOut,
     SignedInOut,
     SignIn,
+    SignUp,
+    TokenIn,
 )
 
 Uow = NamedDependency[SqlUnitOfWork]
@@ -49,9 +54,76 @@ def _client(request: Request[Any, Any, Any]) -> dict[str, str]:
     }
 
 
+def _accounts(state: State, uow: SqlUnitOfWork) -> AccountService:
+    service: AccountService = _container(state).identity.accounts(uow=uow)
+    return service
+
+
+CHECK_EMAIL = Accepted(
+    "accepted",
+    "If the address can receive it, an email with the next step is on its way.",
+)
+
+
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
+
+    @post(
+        "/sign-up",
+        summary="Create an account; the verification link goes by email",
+        status_code=202,
+        description="Answers the same whether or not the email is registered: its owner "
+        "gets either a verification link or a note that the account exists.",
+    )
+    async def sign_up(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[SignUp], uow: Uow
+    ) -> Accepted:
+        await _accounts(state, uow).sign_up(
+            data.email, data.password, data.name, ip=_client(request)["ip"]
+        )
+        return CHECK_EMAIL
+
+    @post(
+        "/verify-email", summary="Confirm an email address with the emailed token", status_code=200
+    )
+    async def verify_email(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[TokenIn], uow: Uow
+    ) -> Me:
+        accounts = _accounts(state, uow)
+        return Me.of(await accounts.verify_email(data.token, ip=_client(request)["ip"]))
+
+    @post(
+        "/password/forgot",
+        summary="Email a password reset link",
+        status_code=202,
+        description="Answers the same whether or not the email is registered.",
+    )
+    async def forgot_password(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: JSONBody[ForgotPassword],
+        uow: Uow,
+    ) -> Accepted:
+        ip = _client(request)["ip"]
+        await _accounts(state, uow).request_password_reset(data.email, ip=ip)
+        return CHECK_EMAIL
+
+    @post(
+        "/password/reset",
+        summary="Set a new password with the emailed token; ends every session",
+        status_code=204,
+    )
+    async def reset_password(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: JSONBody[ResetPassword],
+        uow: Uow,
+    ) -> None:
+        ip = _client(request)["ip"]
+        await _accounts(state, uow).reset_password(data.token, data.password, ip=ip)
 
     @post("/sign-in", summary="Sign in with email and password", status_code=200)
     async def sign_in(

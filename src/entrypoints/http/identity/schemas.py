@@ -78,3 +78,27 @@ class MePatch(msgspec.Struct, forbid_unknown_fields=True):
 
 class Revoked(msgspec.Struct):
     revoked: int
+
+
+class SignUp(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ForgotPassword(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+
+
+class ResetPassword(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Password
+
+
+class Accepted(msgspec.Struct):
+    status: str
+    detail: str

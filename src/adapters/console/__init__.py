@@ -1,0 +1,1 @@
+"""Adapters that write to the developer's terminal. Standard library only."""

@@ -1,0 +1,1 @@
+"""Password strength with zxcvbn (its frequency lists and guess estimator)."""

@@ -1,0 +1,1 @@
+"""Errors of the notifications system. (None yet.)"""

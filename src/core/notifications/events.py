@@ -1,0 +1,1 @@
+"""Events the notifications system publishes. (None yet.)"""
