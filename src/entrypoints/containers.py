@@ -20,6 +20,7 @@ from adapters.argon2.hasher import Argon2PasswordHasher
 from adapters.console.email import ConsoleEchoEmailSender
 from adapters.limits.limiter import LimitsRateLimiter, memory_rate_limiter, redis_rate_limiter
 from adapters.memory.identity import FastInsecurePasswordHasher
+from adapters.pyotp.totp import PyotpTotpGenerator
 from adapters.sql.database import (
     create_engine,
     create_read_session_factory,
@@ -27,6 +28,7 @@ from adapters.sql.database import (
 )
 from adapters.sql.identity.repositories import (
     SqlEmailTokenRepository,
+    SqlRecoveryCodeRepository,
     SqlSessionRepository,
     SqlUserRepository,
     SqlWorkspaceRepository,
@@ -42,6 +44,9 @@ from core.identity import (
     PasswordPolicy,
     SessionPolicy,
     SessionService,
+    TotpGenerator,
+    TwoFactorService,
+    WorkspaceService,
 )
 from core.kernel import Clock, IdGenerator, SystemClock
 from core.notifications import EmailSender
@@ -103,6 +108,7 @@ def _session_service(
     return SessionService(
         users=users,
         sessions=SqlSessionRepository(session),
+        challenges=SqlEmailTokenRepository(session),
         hasher=hasher,
         dummy_hash=dummy_hash,
         clock=clock,
@@ -110,6 +116,10 @@ def _session_service(
         policy=policy,
         throttle=throttle,
     )
+
+
+def _workspace_service(*, uow: SqlUnitOfWork, clock: Clock) -> WorkspaceService:
+    return WorkspaceService(uow=uow, workspaces=SqlWorkspaceRepository(uow.session), clock=clock)
 
 
 def _session_policy(settings: Settings) -> SessionPolicy:
@@ -148,6 +158,31 @@ def _account_service(
         ids=ids,
         public_url=public_url,
         throttle=throttle,
+    )
+
+
+def _two_factor_service(
+    *,
+    uow: SqlUnitOfWork,
+    sessions_for: Callable[..., SessionService],
+    totp: TotpGenerator,
+    hasher: PasswordHasher,
+    clock: Clock,
+    ids: IdGenerator,
+    throttle: IdentityThrottle,
+    issuer: str,
+) -> TwoFactorService:
+    return TwoFactorService(
+        users=SqlUserRepository(uow.session),
+        recovery_codes=SqlRecoveryCodeRepository(uow.session),
+        challenges=SqlEmailTokenRepository(uow.session),
+        totp=totp,
+        hasher=hasher,
+        sessions=sessions_for(session=uow.session),
+        clock=clock,
+        ids=ids,
+        throttle=throttle,
+        issuer=issuer,
     )
 
 
@@ -197,6 +232,8 @@ class IdentityContainer(containers.DeclarativeContainer):
         public_url=settings.provided.effective_public_url,
         throttle=throttle,
     )
+    # Takes the unit of work: workspaces and members as a signed-in user sees them.
+    workspaces = providers.Factory(_workspace_service, clock=kernel.clock)
     session_policy = providers.Singleton(_session_policy, settings=settings)
     dummy_hash = providers.Singleton(_dummy_hash, hasher=password_hasher)
     # Takes the SQLAlchemy session to work in: a unit of work's, or a read-only one.
@@ -208,6 +245,18 @@ class IdentityContainer(containers.DeclarativeContainer):
         ids=kernel.ids,
         policy=session_policy,
         throttle=throttle,
+    )
+    totp = providers.Singleton(PyotpTotpGenerator)
+    # Takes the unit of work, like ``accounts``.
+    two_factor = providers.Factory(
+        _two_factor_service,
+        sessions_for=sessions.provider,
+        totp=totp,
+        hasher=password_hasher,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        throttle=throttle,
+        issuer="Ninefold",
     )
 
 

@@ -16,9 +16,12 @@ import msgspec
 from core.identity import (
     EmailVerified,
     MemberAdded,
+    MemberRemoved,
+    MemberRoleChanged,
     PasswordReset,
     UserRegistered,
     WorkspaceCreated,
+    WorkspaceDeletionScheduled,
 )
 from core.kernel import DomainEvent
 
@@ -27,7 +30,10 @@ PUBLIC_EVENTS: tuple[type[DomainEvent], ...] = (
     EmailVerified,
     PasswordReset,
     WorkspaceCreated,
+    WorkspaceDeletionScheduled,
     MemberAdded,
+    MemberRoleChanged,
+    MemberRemoved,
 )
 
 

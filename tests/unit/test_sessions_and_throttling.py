@@ -8,6 +8,7 @@ import pytest
 
 from adapters.memory.identity import (
     FastInsecurePasswordHasher,
+    InMemoryEmailTokenRepository,
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
@@ -33,6 +34,7 @@ class World:
         self.sessions = SessionService(
             users=self.users,
             sessions=InMemorySessionRepository(self.users),
+            challenges=InMemoryEmailTokenRepository(),
             hasher=hasher,
             dummy_hash=hasher.hash("dummy"),
             clock=self.clock,

@@ -12,9 +12,11 @@ from core.identity import (
     EmailTakenError,
     EmailToken,
     Membership,
+    RecoveryCode,
     TokenPurpose,
     User,
     Workspace,
+    WorkspaceRole,
 )
 from core.kernel import TenantContext
 
@@ -50,6 +52,25 @@ class InMemoryUserRepository:
         if user_id in self.users:
             self.users[user_id].name = name
 
+    async def set_totp(
+        self,
+        user_id: str,
+        secret: str | None,
+        enabled_at: datetime | None = None,
+        last_step: int | None = None,
+    ) -> None:
+        user = self.users.get(user_id)
+        if user is not None:
+            user.totp_secret, user.totp_enabled_at = secret, enabled_at
+            user.totp_last_step = last_step
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        user = self.users.get(user_id)
+        if user is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+            return False
+        user.totp_last_step = step
+        return True
+
 
 class InMemoryWorkspaceRepository:
     def __init__(self) -> None:
@@ -60,7 +81,54 @@ class InMemoryWorkspaceRepository:
         self.workspaces[workspace.id] = workspace
 
     async def get(self, tenant: TenantContext) -> Workspace | None:
-        return self.workspaces.get(tenant.workspace_id)
+        workspace = self.workspaces.get(tenant.workspace_id)
+        return workspace if workspace and workspace.deleted_at is None else None
+
+    async def list_for_user(self, user_id: str) -> Sequence[tuple[Workspace, Membership]]:
+        found = [
+            (self.workspaces[m.workspace_id], m)
+            for m in self.memberships
+            if m.user_id == user_id and self.workspaces[m.workspace_id].deleted_at is None
+        ]
+        return sorted(found, key=lambda pair: (pair[0].created_at, pair[0].id))
+
+    async def membership(self, tenant: TenantContext, user_id: str) -> Membership | None:
+        return next(
+            (
+                m
+                for m in self.memberships
+                if m.workspace_id == tenant.workspace_id and m.user_id == user_id
+            ),
+            None,
+        )
+
+    async def rename(self, tenant: TenantContext, name: str) -> None:
+        self.workspaces[tenant.workspace_id].name = name
+
+    async def schedule_deletion(
+        self, tenant: TenantContext, at: datetime, purge_after: datetime
+    ) -> None:
+        workspace = self.workspaces[tenant.workspace_id]
+        workspace.deleted_at, workspace.purge_after = at, purge_after
+
+    async def set_role(self, tenant: TenantContext, user_id: str, role: WorkspaceRole) -> None:
+        membership = await self.membership(tenant, user_id)
+        if membership is not None:
+            membership.role = role
+
+    async def remove_member(self, tenant: TenantContext, user_id: str) -> None:
+        self.memberships = [
+            m
+            for m in self.memberships
+            if not (m.workspace_id == tenant.workspace_id and m.user_id == user_id)
+        ]
+
+    async def count_owners(self, tenant: TenantContext) -> int:
+        return sum(
+            1
+            for m in self.memberships
+            if m.workspace_id == tenant.workspace_id and m.role == WorkspaceRole.OWNER
+        )
 
     async def add_member(self, tenant: TenantContext, membership: Membership) -> None:
         if membership.workspace_id != tenant.workspace_id:
@@ -160,3 +228,26 @@ class InMemoryEmailTokenRepository:
         for token in self.tokens.values():
             if token.user_id == user_id and token.purpose == purpose and token.used_at is None:
                 token.used_at = at
+
+
+class InMemoryRecoveryCodeRepository:
+    def __init__(self) -> None:
+        self.codes: dict[str, RecoveryCode] = {}
+
+    async def replace_all(self, user_id: str, codes: Sequence[RecoveryCode]) -> None:
+        await self.delete_all(user_id)
+        for code in codes:
+            self.codes[code.id] = code
+
+    async def use(self, user_id: str, code_hash: str, at: datetime) -> bool:
+        for code in self.codes.values():
+            if code.user_id == user_id and code.code_hash == code_hash and code.used_at is None:
+                code.used_at = at
+                return True
+        return False
+
+    async def count_unused(self, user_id: str) -> int:
+        return sum(1 for c in self.codes.values() if c.user_id == user_id and c.used_at is None)
+
+    async def delete_all(self, user_id: str) -> None:
+        self.codes = {k: c for k, c in self.codes.items() if c.user_id != user_id}

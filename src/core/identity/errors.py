@@ -62,3 +62,51 @@ class InvalidTokenError(DomainError):
 class WeakPasswordError(ValidationError):
     type = "identity/weak-password"
     title = "Choose a stronger password."
+
+
+class WorkspaceNotFoundError(NotFoundError):
+    """No such workspace, or not one of yours: deliberately the same answer."""
+
+    type = "identity/workspace-not-found"
+    title = "There is no such workspace."
+
+
+class MemberNotFoundError(NotFoundError):
+    type = "identity/member-not-found"
+    title = "There is no such member in this workspace."
+
+
+class LastOwnerError(ConflictError):
+    type = "identity/last-owner"
+    title = "A workspace keeps at least one owner."
+
+
+class InvalidTwoFactorCodeError(DomainError):
+    """A wrong, reused or malformed authenticator or recovery code."""
+
+    type = "identity/invalid-two-factor-code"
+    status = 400
+    title = "The code is not correct."
+
+
+class TwoFactorChallengeError(DomainError):
+    """The sign-in challenge is unknown, expired or used: sign in again."""
+
+    type = "identity/invalid-two-factor-challenge"
+    status = 400
+    title = "This sign-in attempt has expired; sign in again."
+
+
+class TwoFactorStateError(ConflictError):
+    """Enrolling when two-factor is on, confirming without enrolling, disabling when off."""
+
+    type = "identity/two-factor-state"
+    title = "Two-factor authentication is not in the state this needs."
+
+
+class WrongPasswordError(DomainError):
+    """The signed-in user's password, asked again to confirm a sensitive change."""
+
+    type = "identity/wrong-password"
+    status = 403
+    title = "The password is not correct."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.identity.model import WorkspaceRole
 from core.kernel import DomainEvent
+from core.kernel.events import AwareDatetime
 
 
 class UserRegistered(DomainEvent, frozen=True, kw_only=True):
@@ -48,3 +49,31 @@ class PasswordReset(DomainEvent, frozen=True, kw_only=True):
     name = "identity.password_reset"
 
     user_id: str
+
+
+class MemberRemoved(DomainEvent, frozen=True, kw_only=True):
+    """A user left or was removed from a workspace (billing counts seats from these)."""
+
+    name = "identity.member_removed"
+
+    workspace_id: str
+    user_id: str
+
+
+class MemberRoleChanged(DomainEvent, frozen=True, kw_only=True):
+    """A member's role in a workspace changed."""
+
+    name = "identity.member_role_changed"
+
+    workspace_id: str
+    user_id: str
+    role: WorkspaceRole
+
+
+class WorkspaceDeletionScheduled(DomainEvent, frozen=True, kw_only=True):
+    """An owner deleted a workspace; its data is purged after the grace period."""
+
+    name = "identity.workspace_deletion_scheduled"
+
+    workspace_id: str
+    purge_after: AwareDatetime

@@ -47,16 +47,28 @@ class User(msgspec.Struct, kw_only=True):
     staff_role: StaffRole | None = None
     email_verified_at: datetime | None = None
     banned_at: datetime | None = None
+    totp_secret: str | None = None
+    """The TOTP secret (base32): pending while ``totp_enabled_at`` is None, in force
+    after. Stored as is (the server must read it to check codes): see the docs."""
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
+    """The time step of the last accepted code, so that no code is accepted twice."""
 
     @property
     def is_banned(self) -> bool:
         return self.banned_at is not None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
 
 class Workspace(msgspec.Struct, kw_only=True):
     id: str
     name: str
     created_at: datetime
+    deleted_at: datetime | None = None
+    purge_after: datetime | None = None
 
 
 class Membership(msgspec.Struct, kw_only=True):
@@ -107,11 +119,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 class TokenPurpose(enum.StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"
+    TWO_FACTOR_CHALLENGE = "two_factor_challenge"
+    """Not emailed: the second step of a sign-in with two-factor authentication."""
 
 
 TOKEN_LIFETIMES = {
     TokenPurpose.VERIFY_EMAIL: timedelta(hours=48),
     TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
+    TokenPurpose.TWO_FACTOR_CHALLENGE: timedelta(minutes=5),
 }
 
 
@@ -128,3 +143,12 @@ class EmailToken(msgspec.Struct, kw_only=True):
 
     def is_usable(self, now: datetime) -> bool:
         return self.used_at is None and now < self.expires_at
+
+
+class RecoveryCode(msgspec.Struct, kw_only=True):
+    """A single-use two-factor recovery code; only its hash is kept."""
+
+    id: str
+    user_id: str
+    code_hash: str
+    used_at: datetime | None = None

@@ -10,9 +10,11 @@ from core.identity.model import (
     AuthSession,
     EmailToken,
     Membership,
+    RecoveryCode,
     TokenPurpose,
     User,
     Workspace,
+    WorkspaceRole,
 )
 from core.kernel import TenantContext
 
@@ -42,6 +44,21 @@ class UserRepository(Protocol):
 
     async def mark_email_verified(self, user_id: str, at: datetime) -> None: ...
 
+    async def set_totp(
+        self,
+        user_id: str,
+        secret: str | None,
+        enabled_at: datetime | None = None,
+        last_step: int | None = None,
+    ) -> None:
+        """Set the TOTP fields together: a pending secret, an enabled one, or none."""
+        ...
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        """Record ``step`` as the last accepted one unless it is not newer than the one
+        stored; False then (a replayed code, or a concurrent use that won)."""
+        ...
+
 
 class WorkspaceRepository(Protocol):
     async def add(self, workspace: Workspace) -> None: ...
@@ -55,6 +72,24 @@ class WorkspaceRepository(Protocol):
     async def members(self, tenant: TenantContext) -> Sequence[Membership]: ...
 
     async def memberships_of(self, user_id: str) -> Sequence[Membership]: ...
+
+    async def list_for_user(self, user_id: str) -> Sequence[tuple[Workspace, Membership]]:
+        """The live (not deleted) workspaces the user belongs to, oldest first."""
+        ...
+
+    async def membership(self, tenant: TenantContext, user_id: str) -> Membership | None: ...
+
+    async def rename(self, tenant: TenantContext, name: str) -> None: ...
+
+    async def schedule_deletion(
+        self, tenant: TenantContext, at: datetime, purge_after: datetime
+    ) -> None: ...
+
+    async def set_role(self, tenant: TenantContext, user_id: str, role: WorkspaceRole) -> None: ...
+
+    async def remove_member(self, tenant: TenantContext, user_id: str) -> None: ...
+
+    async def count_owners(self, tenant: TenantContext) -> int: ...
 
 
 class SessionRepository(Protocol):
@@ -105,4 +140,35 @@ class EmailTokenRepository(Protocol):
 
     async def revoke_all(self, user_id: str, purpose: TokenPurpose, at: datetime) -> None:
         """Use up every open token of this purpose (a newer one or a reset supersedes)."""
+        ...
+
+
+class RecoveryCodeRepository(Protocol):
+    async def replace_all(self, user_id: str, codes: Sequence[RecoveryCode]) -> None:
+        """Delete the user's codes, used or not, and store these instead."""
+        ...
+
+    async def use(self, user_id: str, code_hash: str, at: datetime) -> bool:
+        """Mark the user's unused code with this hash used; False if there is none."""
+        ...
+
+    async def count_unused(self, user_id: str) -> int: ...
+
+    async def delete_all(self, user_id: str) -> None: ...
+
+
+class TotpGenerator(Protocol):
+    """Time-based one-time passwords (RFC 6238: SHA-1, 6 digits, 30-second steps)."""
+
+    def new_secret(self) -> str:
+        """A random base32 secret of at least 160 bits."""
+        ...
+
+    def provisioning_uri(self, secret: str, account_name: str, issuer: str) -> str:
+        """The ``otpauth://totp/...`` URI authenticator apps read (as a QR code)."""
+        ...
+
+    def verify(self, secret: str, code: str, at: datetime) -> int | None:
+        """The time step whose code ``code`` is, looking one step either side of
+        ``at``; None if it matches none of them (or is malformed)."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 
 from core.identity.errors import (
     AccountBannedError,
@@ -12,13 +13,28 @@ from core.identity.errors import (
     InvalidEmailError,
     SessionNotFoundError,
 )
-from core.identity.model import AuthSession, Principal, SessionPolicy, User, normalize_email
-from core.identity.ports import PasswordHasher, SessionRepository, UserRepository
+from core.identity.model import (
+    TOKEN_LIFETIMES,
+    AuthSession,
+    EmailToken,
+    Principal,
+    SessionPolicy,
+    TokenPurpose,
+    User,
+    normalize_email,
+)
+from core.identity.ports import (
+    EmailTokenRepository,
+    PasswordHasher,
+    SessionRepository,
+    UserRepository,
+)
 from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.kernel import Clock, IdGenerator
 
 SESSION_TOKEN_PREFIX = "nf_sess"
+CHALLENGE_TOKEN_PREFIX = "nf_2fa"
 USER_AGENT_MAX_LENGTH = 400
 IP_MAX_LENGTH = 64
 
@@ -32,12 +48,24 @@ class SignedIn:
         self.user = user
 
 
+class TwoFactorRequired:
+    """The outcome of a right password when the account has two-factor on: no session
+    yet, but a short-lived, single-use challenge to send back with the code (see
+    ``TwoFactorService.complete_sign_in``)."""
+
+    def __init__(self, challenge: str, expires_at: datetime, user: User) -> None:
+        self.challenge = challenge
+        self.expires_at = expires_at
+        self.user = user
+
+
 class SessionService:
     def __init__(
         self,
         *,
         users: UserRepository,
         sessions: SessionRepository,
+        challenges: EmailTokenRepository,
         hasher: PasswordHasher,
         dummy_hash: str,
         clock: Clock,
@@ -47,6 +75,7 @@ class SessionService:
     ) -> None:
         self._users = users
         self._sessions = sessions
+        self._challenges = challenges
         self._hasher = hasher
         self._dummy_hash = dummy_hash
         self._clock = clock
@@ -56,10 +85,11 @@ class SessionService:
 
     async def sign_in(
         self, email: str, password: str, *, ip: str = "", user_agent: str = ""
-    ) -> SignedIn:
-        """Check the password and open a session. An unknown email costs the same
-        password check and fails the same way as a wrong password. Failures are
-        throttled (see ``throttling``)."""
+    ) -> SignedIn | TwoFactorRequired:
+        """Check the password and open a session, or, when the account has two-factor
+        authentication on, hand out a challenge for the second step instead. An unknown
+        email costs the same password check and fails the same way as a wrong password.
+        Failures are throttled (see ``throttling``)."""
         await self._throttle.check_sign_in(email, ip)
         try:
             normalized = normalize_email(email)
@@ -73,7 +103,25 @@ class SessionService:
             raise InvalidCredentialsError()
         if user.is_banned:
             raise AccountBannedError()
+        if user.two_factor_enabled:
+            return await self._challenge(user)
         return await self.open_session(user, ip=ip, user_agent=user_agent)
+
+    async def _challenge(self, user: User) -> TwoFactorRequired:
+        now = self._clock.now()
+        purpose = TokenPurpose.TWO_FACTOR_CHALLENGE
+        await self._challenges.revoke_all(user.id, purpose, now)
+        token = new_token(CHALLENGE_TOKEN_PREFIX)
+        record = EmailToken(
+            id=self._ids.new("etk", now),
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + TOKEN_LIFETIMES[purpose],
+        )
+        await self._challenges.add(record)
+        return TwoFactorRequired(token, record.expires_at, user)
 
     async def open_session(self, user: User, *, ip: str = "", user_agent: str = "") -> SignedIn:
         now = self._clock.now()

@@ -22,6 +22,9 @@ SIGN_UPS_PER_IP = Rate(limit=10, per_seconds=60 * 60)
 RESET_REQUESTS_PER_ACCOUNT = Rate(limit=3, per_seconds=60 * 60)
 RESET_REQUESTS_PER_IP = Rate(limit=20, per_seconds=60 * 60)
 TOKEN_ATTEMPTS_PER_IP = Rate(limit=30, per_seconds=60 * 60)
+# A second factor is guessed only by someone who has the password: few tries per account.
+TWO_FACTOR_FAILURES_PER_ACCOUNT = Rate(limit=5, per_seconds=15 * 60)
+TWO_FACTOR_FAILURES_PER_IP = Rate(limit=20, per_seconds=15 * 60)
 
 SLOW_DOWN = "Too many attempts: wait before trying again."
 
@@ -68,3 +71,21 @@ class IdentityThrottle:
     async def token_attempt(self, ip: str) -> None:
         """Email-link tokens are unguessable; this only keeps scanners from hammering."""
         await enforce(self._limiter, f"token:ip:{ip}", TOKEN_ATTEMPTS_PER_IP, detail=SLOW_DOWN)
+
+    def _two_factor_keys(self, user_id: str, ip: str) -> tuple[tuple[str, Rate], ...]:
+        keys: tuple[tuple[str, Rate], ...] = ((f"2fa:ip:{ip}", TWO_FACTOR_FAILURES_PER_IP),)
+        if user_id:
+            keys += ((f"2fa:account:{user_id}", TWO_FACTOR_FAILURES_PER_ACCOUNT),)
+        return keys
+
+    async def check_two_factor(self, user_id: str, ip: str) -> None:
+        """Refuse before checking a second factor (or a password confirming a 2FA
+        change) when a failure limit is reached. ``user_id`` empty: the address only."""
+        for key, rate in self._two_factor_keys(user_id, ip):
+            decision = await self._limiter.peek(key, rate)
+            if not decision.allowed:
+                raise RateLimitedError.from_decision(decision, SLOW_DOWN)
+
+    async def two_factor_failed(self, user_id: str, ip: str) -> None:
+        for key, rate in self._two_factor_keys(user_id, ip):
+            await self._limiter.hit(key, rate)

@@ -19,7 +19,8 @@ from entrypoints.containers import ApplicationContainer, close_container
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
 from entrypoints.http.health import HealthController
-from entrypoints.http.identity.routes import AuthController, MeController
+from entrypoints.http.identity.routes import AuthController, MeController, TwoFactorController
+from entrypoints.http.identity.workspaces import WorkspacesController
 from entrypoints.http.problems import exception_handlers
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
@@ -51,7 +52,13 @@ def openapi_config() -> OpenAPIConfig:
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Every system's routes; a system's removal deletes its line here."""
-    return [HealthController, AuthController, MeController]
+    return [
+        HealthController,
+        AuthController,
+        MeController,
+        TwoFactorController,
+        WorkspacesController,
+    ]
 
 
 def create_app(

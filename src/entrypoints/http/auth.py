@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
 
 from core.identity import CsrfError, Principal, SessionService, SignedIn, UnauthenticatedError
@@ -35,7 +36,7 @@ def csrf_token(secret_key: str, session_id: str) -> str:
     return digest.hexdigest()
 
 
-def _credentials(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
+def _credentials(request: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str] | None:
     authorization = request.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -44,7 +45,7 @@ def _credentials(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
     return ("cookie", cookie) if cookie else None
 
 
-async def authenticate(request: Request[Any, Any, Any]) -> Principal | None:
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     """The request's principal (cached on the request), checking CSRF for cookies."""
     if "principal" in request.scope["state"]:
         cached: Principal | None = request.scope["state"]["principal"]
@@ -58,7 +59,7 @@ async def authenticate(request: Request[Any, Any, Any]) -> Principal | None:
             service: SessionService = container.identity.sessions(session=session)
             principal = await service.authenticate(token)
         if principal is not None:
-            if via == "cookie" and request.method not in SAFE_METHODS:
+            if via == "cookie" and request.scope.get("method") not in SAFE_METHODS:
                 _check_csrf(request, container.settings().secret_key, principal)
             if service.needs_touch(principal):
                 await _touch(container, principal)
@@ -67,7 +68,9 @@ async def authenticate(request: Request[Any, Any, Any]) -> Principal | None:
     return principal
 
 
-def _check_csrf(request: Request[Any, Any, Any], secret_key: str, principal: Principal) -> None:
+def _check_csrf(
+    request: ASGIConnection[Any, Any, Any, Any], secret_key: str, principal: Principal
+) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent, csrf_token(secret_key, principal.session.id)):
         raise CsrfError(f"send the {CSRF_COOKIE} cookie's value in the X-CSRF-Token header")

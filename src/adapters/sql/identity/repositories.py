@@ -6,16 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.sql.identity.tables import email_tokens, memberships, sessions, users, workspaces
+from adapters.sql.identity.tables import (
+    email_tokens,
+    memberships,
+    recovery_codes,
+    sessions,
+    users,
+    workspaces,
+)
 from core.identity import (
     AuthSession,
     EmailTakenError,
     EmailToken,
     Membership,
+    RecoveryCode,
     StaffRole,
     TokenPurpose,
     User,
@@ -35,6 +43,19 @@ def _user(row: Any) -> User:
         staff_role=StaffRole(row.staff_role) if row.staff_role else None,
         email_verified_at=row.email_verified_at,
         banned_at=row.banned_at,
+        totp_secret=row.totp_secret,
+        totp_enabled_at=row.totp_enabled_at,
+        totp_last_step=row.totp_last_step,
+    )
+
+
+def _workspace(row: Any) -> Workspace:
+    return Workspace(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        deleted_at=row.deleted_at,
+        purge_after=row.purge_after,
     )
 
 
@@ -61,6 +82,9 @@ class SqlUserRepository:
             "created_at": user.created_at,
             "email_verified_at": user.email_verified_at,
             "banned_at": user.banned_at,
+            "totp_secret": user.totp_secret,
+            "totp_enabled_at": user.totp_enabled_at,
+            "totp_last_step": user.totp_last_step,
         }
         try:
             async with self._session.begin_nested():
@@ -91,6 +115,29 @@ class SqlUserRepository:
     async def rename(self, user_id: str, name: str) -> None:
         await self._session.execute(update(users).where(users.c.id == user_id).values(name=name))
 
+    async def set_totp(
+        self,
+        user_id: str,
+        secret: str | None,
+        enabled_at: datetime | None = None,
+        last_step: int | None = None,
+    ) -> None:
+        await self._session.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(totp_secret=secret, totp_enabled_at=enabled_at, totp_last_step=last_step)
+        )
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        # One conditional UPDATE: of two concurrent uses of one code, only one matches.
+        result = await self._session.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .where(users.c.totp_last_step.is_(None) | (users.c.totp_last_step < step))
+            .values(totp_last_step=step)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def count(self) -> int:
         return int(
             (await self._session.execute(select(func.count()).select_from(users))).scalar_one()
@@ -109,9 +156,11 @@ class SqlWorkspaceRepository:
         )
 
     async def get(self, tenant: TenantContext) -> Workspace | None:
-        query = select(workspaces).where(workspaces.c.id == tenant.workspace_id)
+        query = select(workspaces).where(
+            workspaces.c.id == tenant.workspace_id, workspaces.c.deleted_at.is_(None)
+        )
         row = (await self._session.execute(query)).first()
-        return Workspace(id=row.id, name=row.name, created_at=row.created_at) if row else None
+        return _workspace(row) if row else None
 
     async def add_member(self, tenant: TenantContext, membership: Membership) -> None:
         if membership.workspace_id != tenant.workspace_id:
@@ -132,6 +181,81 @@ class SqlWorkspaceRepository:
             .order_by(memberships.c.created_at, memberships.c.user_id)
         )
         return [_membership(row) for row in await self._session.execute(query)]
+
+    async def list_for_user(self, user_id: str) -> Sequence[tuple[Workspace, Membership]]:
+        query = (
+            select(
+                *workspaces.c,
+                memberships.c.role,
+                memberships.c.user_id,
+                memberships.c.created_at.label("joined_at"),
+            )
+            .join(memberships, memberships.c.workspace_id == workspaces.c.id)
+            .where(memberships.c.user_id == user_id, workspaces.c.deleted_at.is_(None))
+            .order_by(workspaces.c.created_at, workspaces.c.id)
+        )
+        return [
+            (
+                _workspace(row),
+                Membership(
+                    workspace_id=row.id,
+                    user_id=row.user_id,
+                    role=WorkspaceRole(row.role),
+                    created_at=row.joined_at,
+                ),
+            )
+            for row in await self._session.execute(query)
+        ]
+
+    async def membership(self, tenant: TenantContext, user_id: str) -> Membership | None:
+        query = select(memberships).where(
+            memberships.c.workspace_id == tenant.workspace_id, memberships.c.user_id == user_id
+        )
+        row = (await self._session.execute(query)).first()
+        return _membership(row) if row else None
+
+    async def rename(self, tenant: TenantContext, name: str) -> None:
+        await self._session.execute(
+            update(workspaces).where(workspaces.c.id == tenant.workspace_id).values(name=name)
+        )
+
+    async def schedule_deletion(
+        self, tenant: TenantContext, at: datetime, purge_after: datetime
+    ) -> None:
+        await self._session.execute(
+            update(workspaces)
+            .where(workspaces.c.id == tenant.workspace_id)
+            .values(deleted_at=at, purge_after=purge_after)
+        )
+
+    async def set_role(self, tenant: TenantContext, user_id: str, role: WorkspaceRole) -> None:
+        await self._session.execute(
+            update(memberships)
+            .where(
+                memberships.c.workspace_id == tenant.workspace_id,
+                memberships.c.user_id == user_id,
+            )
+            .values(role=role.value)
+        )
+
+    async def remove_member(self, tenant: TenantContext, user_id: str) -> None:
+        await self._session.execute(
+            delete(memberships).where(
+                memberships.c.workspace_id == tenant.workspace_id,
+                memberships.c.user_id == user_id,
+            )
+        )
+
+    async def count_owners(self, tenant: TenantContext) -> int:
+        query = (
+            select(func.count())
+            .select_from(memberships)
+            .where(
+                memberships.c.workspace_id == tenant.workspace_id,
+                memberships.c.role == WorkspaceRole.OWNER.value,
+            )
+        )
+        return int((await self._session.execute(query)).scalar_one())
 
     async def memberships_of(self, user_id: str) -> Sequence[Membership]:
         query = (
@@ -305,4 +429,45 @@ class SqlEmailTokenRepository:
                 email_tokens.c.used_at.is_(None),
             )
             .values(used_at=at)
+        )
+
+
+class SqlRecoveryCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def replace_all(self, user_id: str, codes: Sequence[RecoveryCode]) -> None:
+        await self.delete_all(user_id)
+        if codes:
+            await self._session.execute(
+                insert(recovery_codes),
+                [
+                    {"id": c.id, "user_id": c.user_id, "code_hash": c.code_hash, "used_at": None}
+                    for c in codes
+                ],
+            )
+
+    async def use(self, user_id: str, code_hash: str, at: datetime) -> bool:
+        result = await self._session.execute(
+            update(recovery_codes)
+            .where(
+                recovery_codes.c.user_id == user_id,
+                recovery_codes.c.code_hash == code_hash,
+                recovery_codes.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def count_unused(self, user_id: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(recovery_codes)
+            .where(recovery_codes.c.user_id == user_id, recovery_codes.c.used_at.is_(None))
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def delete_all(self, user_id: str) -> None:
+        await self._session.execute(
+            delete(recovery_codes).where(recovery_codes.c.user_id == user_id)
         )

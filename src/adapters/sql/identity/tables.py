@@ -1,6 +1,6 @@
 """Tables owned by the identity system (prefix ``identity_``)."""
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
 
 from adapters.sql.naming import system_metadata
 from adapters.sql.types import UTCDateTime
@@ -18,6 +18,10 @@ users = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("email_verified_at", UTCDateTime(), nullable=True),
     Column("banned_at", UTCDateTime(), nullable=True),
+    # Stored as is: checking a code needs the secret (see docs/systems/identity.md).
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_enabled_at", UTCDateTime(), nullable=True),
+    Column("totp_last_step", BigInteger(), nullable=True),
 )
 
 workspaces = Table(
@@ -78,4 +82,16 @@ email_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime(), nullable=True),
     Index("ix_identity_email_tokens_user_id", "user_id", "purpose"),
+)
+
+recovery_codes = Table(
+    "identity_recovery_codes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "user_id", String(40), ForeignKey("identity_users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_identity_recovery_codes_user_id", "user_id"),
 )

@@ -11,7 +11,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from adapters.sql.uow import SqlUnitOfWork
-from core.identity import AccountService, Principal, SessionService
+from core.identity import (
+    AccountService,
+    Principal,
+    SessionService,
+    SignedIn,
+    TwoFactorRequired,
+    TwoFactorService,
+)
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import (
     clear_session_cookies,
@@ -24,6 +31,8 @@ from entrypoints.http.identity.schemas import (
     ForgotPassword,
     Me,
     MePatch,
+    PasswordIn,
+    RecoveryCodesOut,
     ResetPassword,
     Revoked,
     SessionOut,
@@ -31,6 +40,10 @@ from entrypoints.http.identity.schemas import (
     SignIn,
     SignUp,
     TokenIn,
+    TwoFactorChallengeOut,
+    TwoFactorCodeIn,
+    TwoFactorEnrollmentOut,
+    TwoFactorSignIn,
 )
 
 Uow = NamedDependency[SqlUnitOfWork]
@@ -57,6 +70,31 @@ def _client(request: Request[Any, Any, Any]) -> dict[str, str]:
 def _accounts(state: State, uow: SqlUnitOfWork) -> AccountService:
     service: AccountService = _container(state).identity.accounts(uow=uow)
     return service
+
+
+def _two_factor(state: State, uow: SqlUnitOfWork) -> TwoFactorService:
+    service: TwoFactorService = _container(state).identity.two_factor(uow=uow)
+    return service
+
+
+def _signed_in_response(state: State, signed_in: SignedIn, transport: str) -> Response[Any]:
+    body = SignedInOut(
+        user=Me.of(signed_in.user),
+        session=SessionOut.of(signed_in.session, signed_in.session.id),
+    )
+    if transport == "bearer":
+        body.token = signed_in.token
+        return Response(body, headers={"Cache-Control": "no-store"})
+    body.csrf_token = csrf_token(_container(state).settings().secret_key, signed_in.session.id)
+    return Response(
+        body, cookies=session_cookies(state, signed_in), headers={"Cache-Control": "no-store"}
+    )
+
+
+def _by_bearer(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request authenticated by bearer token (see ``auth``: it wins)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 CHECK_EMAIL = Accepted(
@@ -125,23 +163,42 @@ class AuthController(Controller):
         ip = _client(request)["ip"]
         await _accounts(state, uow).reset_password(data.token, data.password, ip=ip)
 
-    @post("/sign-in", summary="Sign in with email and password", status_code=200)
+    @post(
+        "/sign-in",
+        summary="Sign in with email and password",
+        status_code=200,
+        description="With two-factor authentication on, the answer opens no session: it "
+        "is ``{two_factor_required: true, challenge}``, for "
+        "``POST /api/v1/auth/sign-in/two-factor``.",
+    )
     async def sign_in(
         self, request: Request[Any, Any, Any], state: State, data: JSONBody[SignIn], uow: Uow
-    ) -> Response[SignedInOut]:
+    ) -> Response[SignedInOut | TwoFactorChallengeOut]:
         sessions = _sessions(state, uow)
-        signed_in = await sessions.sign_in(data.email, data.password, **_client(request))
-        body = SignedInOut(
-            user=Me.of(signed_in.user),
-            session=SessionOut.of(signed_in.session, signed_in.session.id),
+        outcome = await sessions.sign_in(data.email, data.password, **_client(request))
+        if isinstance(outcome, TwoFactorRequired):
+            challenge = TwoFactorChallengeOut(
+                challenge=outcome.challenge, expires_at=outcome.expires_at
+            )
+            return Response(challenge, headers={"Cache-Control": "no-store"})
+        return _signed_in_response(state, outcome, data.transport)
+
+    @post(
+        "/sign-in/two-factor",
+        summary="Finish a sign-in with an authenticator or recovery code",
+        status_code=200,
+    )
+    async def sign_in_two_factor(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: JSONBody[TwoFactorSignIn],
+        uow: Uow,
+    ) -> Response[SignedInOut]:
+        signed_in = await _two_factor(state, uow).complete_sign_in(
+            data.challenge, code=data.code, recovery_code=data.recovery_code, **_client(request)
         )
-        if data.transport == "bearer":
-            body.token = signed_in.token
-            return Response(body, headers={"Cache-Control": "no-store"})
-        body.csrf_token = csrf_token(_container(state).settings().secret_key, signed_in.session.id)
-        return Response(
-            body, cookies=session_cookies(state, signed_in), headers={"Cache-Control": "no-store"}
-        )
+        return _signed_in_response(state, signed_in, data.transport)
 
     @post(
         "/sign-out",
@@ -199,3 +256,83 @@ class MeController(Controller):
             .revoke_other_sessions(principal)
         )
         return Revoked(count)
+
+
+class TwoFactorController(Controller):
+    path = "/api/v1/me/2fa"
+    tags = ["me"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post(
+        "/enroll",
+        summary="Start enrolling an authenticator app",
+        status_code=200,
+        description="Pending until confirmed with a code; starting again replaces it.",
+    )
+    async def enroll(
+        self, state: State, principal: CurrentPrincipal, uow: Uow
+    ) -> Response[TwoFactorEnrollmentOut]:
+        enrollment = await _two_factor(state, uow).start_enrollment(principal)
+        body = TwoFactorEnrollmentOut(secret=enrollment.secret, otpauth_uri=enrollment.uri)
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+    @post(
+        "/confirm",
+        summary="Turn two-factor on with a code from the app",
+        status_code=200,
+        description="Answers the ten recovery codes, once. The session is replaced by a "
+        "new one (new token, or new cookies).",
+    )
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        principal: CurrentPrincipal,
+        data: JSONBody[TwoFactorCodeIn],
+        uow: Uow,
+    ) -> Response[RecoveryCodesOut]:
+        client = _client(request)
+        codes = await _two_factor(state, uow).confirm_enrollment(
+            principal, data.code, ip=client["ip"]
+        )
+        signed_in = await _sessions(state, uow).rotate(principal, **client)
+        body = RecoveryCodesOut(recovery_codes=codes)
+        if _by_bearer(request):
+            body.token = signed_in.token
+            return Response(body, headers={"Cache-Control": "no-store"})
+        secret_key = _container(state).settings().secret_key
+        body.csrf_token = csrf_token(secret_key, signed_in.session.id)
+        return Response(
+            body, cookies=session_cookies(state, signed_in), headers={"Cache-Control": "no-store"}
+        )
+
+    @post("/disable", summary="Turn two-factor off (asks for the password)", status_code=204)
+    async def disable(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        principal: CurrentPrincipal,
+        data: JSONBody[PasswordIn],
+        uow: Uow,
+    ) -> None:
+        await _two_factor(state, uow).disable(principal, data.password, ip=_client(request)["ip"])
+
+    @post(
+        "/recovery-codes",
+        summary="New recovery codes (asks for the password); the old ones stop working",
+        status_code=200,
+    )
+    async def recovery_codes(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        principal: CurrentPrincipal,
+        data: JSONBody[PasswordIn],
+        uow: Uow,
+    ) -> Response[RecoveryCodesOut]:
+        codes = await _two_factor(state, uow).regenerate_recovery_codes(
+            principal, data.password, ip=_client(request)["ip"]
+        )
+        return Response(
+            RecoveryCodesOut(recovery_codes=codes), headers={"Cache-Control": "no-store"}
+        )

@@ -28,6 +28,7 @@ class Me(msgspec.Struct):
     email_verified: bool
     staff_role: str | None
     created_at: datetime
+    two_factor_enabled: bool
 
     @classmethod
     def of(cls, user: User) -> Me:
@@ -38,6 +39,7 @@ class Me(msgspec.Struct):
             email_verified=user.email_verified_at is not None,
             staff_role=user.staff_role.value if user.staff_role else None,
             created_at=user.created_at,
+            two_factor_enabled=user.two_factor_enabled,
         )
 
 
@@ -102,3 +104,49 @@ class ResetPassword(msgspec.Struct, forbid_unknown_fields=True):
 class Accepted(msgspec.Struct):
     status: str
     detail: str
+
+
+Transport = Literal["cookie", "bearer"]
+TotpCode = Annotated[str, msgspec.Meta(max_length=16, examples=["123456"])]
+
+
+class TwoFactorChallengeOut(msgspec.Struct):
+    """The answer to a right password when two-factor is on: no session yet. Send the
+    challenge with a code to ``POST /api/v1/auth/sign-in/two-factor`` within 5 minutes."""
+
+    challenge: str
+    expires_at: datetime
+    two_factor_required: bool = True
+
+
+class TwoFactorSignIn(msgspec.Struct, forbid_unknown_fields=True):
+    challenge: Annotated[str, msgspec.Meta(max_length=200)]
+    code: TotpCode | None = None
+    """The authenticator app's current code."""
+    recovery_code: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    """Or one of the recovery codes (each works once)."""
+    transport: Transport = "cookie"
+
+
+class TwoFactorEnrollmentOut(msgspec.Struct):
+    secret: str
+    """Base32, for typing into an authenticator app by hand."""
+    otpauth_uri: str
+    """For a QR code."""
+
+
+class TwoFactorCodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: TotpCode
+
+
+class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
+    password: Password
+
+
+class RecoveryCodesOut(msgspec.Struct, omit_defaults=True):
+    recovery_codes: list[str]
+    """Shown this once: keep them somewhere safe."""
+    token: str | None = None
+    """After confirming, by bearer: the session's new token (the old one has ended)."""
+    csrf_token: str | None = None
+    """After confirming, by cookie: the new session's CSRF token."""

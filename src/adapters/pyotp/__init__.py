@@ -1,0 +1,1 @@
+"""TOTP (RFC 6238) with pyotp."""
