@@ -10,8 +10,10 @@ import httpx
 import pytest
 import structlog
 
+from entrypoints.containers import ApplicationContainer
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
+from entrypoints.testing.people import person, workspace_of
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +89,24 @@ async def test_each_request_is_logged_once_with_its_request_id(
             "request_id": "trace-00001234",
         }
     ]
+
+
+async def test_a_request_in_a_workspace_is_logged_with_user_session_and_workspace(
+    client: httpx.AsyncClient,
+    container: ApplicationContainer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ada = await person(client, container, "ada")
+    workspace = await workspace_of(client, ada)
+    configure_logging(Settings(env="production"))
+
+    await client.get(f"/api/v1/workspaces/{workspace}", headers=ada.headers)
+
+    (line,) = [
+        json.loads(text)
+        for text in capsys.readouterr().err.splitlines()
+        if text.startswith("{") and json.loads(text).get("logger") == "ninefold.access"
+    ]
+    assert line["user_id"] == ada.user_id
+    assert line["workspace_id"] == workspace
+    assert line["session_id"].startswith("ses_")

@@ -31,6 +31,7 @@ from core.identity import (
 from core.identity import Workspace as WorkspaceModel
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import authenticate, provide_principal
+from entrypoints.logging import add_log_context
 
 Uow = NamedDependency[SqlUnitOfWork]
 CurrentPrincipal = NamedDependency[Principal]
@@ -107,6 +108,7 @@ async def tenant_guard(
             Permission(permission) if permission else None,
         )
     connection.scope["state"]["workspace_access"] = access
+    add_log_context(workspace_id=access.workspace.id)
 
 
 async def provide_access(request: Request[Any, Any, Any]) -> WorkspaceAccess:
