@@ -14,8 +14,14 @@ import pytest
 from core.identity import (
     AuthSession,
     EmailTakenError,
+    Invitation,
+    InvitationRepository,
     Membership,
     SessionRepository,
+    StaffRole,
+    Team,
+    TeamNameTakenError,
+    TeamRepository,
     User,
     UserRepository,
     Workspace,
@@ -119,6 +125,42 @@ class IdentityRepositoriesContract:
         with pytest.raises(ValueError, match="tenant"):
             await workspaces.add_member(TenantContext(two.id), membership)
 
+    async def test_users_are_searched_by_email_prefix_in_id_order_after_a_cursor(
+        self, identity_repositories: Repositories, clock: FixedClock
+    ) -> None:
+        users, _ = identity_repositories
+        added = []
+        for email in ("ada@example.com", "bob@example.com", "ada_2@example.com", "adam@x.io"):
+            added.append(a_user(clock, email))
+            await users.add(added[-1])
+            clock.advance(timedelta(seconds=1))
+        ada, _bob, ada_2, adam = added
+
+        assert [u.id for u in await users.search("ada")] == [ada.id, ada_2.id, adam.id]
+        assert [u.id for u in await users.search("ada_")] == [ada_2.id]  # "_" is no wildcard
+        assert [u.id for u in await users.search("ada", after=ada.id, limit=1)] == [ada_2.id]
+        assert len(await users.search(limit=None)) == 4
+        assert await users.search("zed") == []
+
+    async def test_bans_and_staff_roles_are_set_and_cleared(
+        self, identity_repositories: Repositories, clock: FixedClock
+    ) -> None:
+        users, _ = identity_repositories
+        ada, bob = a_user(clock, "ada@example.com"), a_user(clock, "bob@example.com")
+        await users.add(ada)
+        await users.add(bob)
+
+        await users.set_banned(ada.id, clock.now())
+        await users.set_staff_role(bob.id, StaffRole.OPS)
+
+        assert (await users.get(ada.id)).banned_at == clock.now()  # type: ignore[union-attr]
+        assert [u.id for u in await users.search(staff_only=True)] == [bob.id]
+        assert (await users.get(bob.id)).staff_role is StaffRole.OPS  # type: ignore[union-attr]
+        await users.set_banned(ada.id, None)
+        await users.set_staff_role(bob.id, None)
+        assert not (await users.get(ada.id)).is_banned  # type: ignore[union-attr]
+        assert await users.search(staff_only=True) == []
+
 
 def a_session(clock: FixedClock, user: User, token_hash: str, **changes: object) -> AuthSession:
     now = clock.now()
@@ -219,3 +261,173 @@ class SessionRepositoryContract:
         assert await sessions.revoke_all(ada.id, clock.now(), keep=keep.id) == 2
         assert [s.id for s in await sessions.list_active(ada.id, clock.now())] == [keep.id]
         assert await sessions.revoke_all(ada.id, clock.now()) == 1
+
+
+InvitationRepositories = tuple[WorkspaceRepository, InvitationRepository]
+TeamRepositories = tuple[UserRepository, WorkspaceRepository, TeamRepository]
+
+
+def an_invitation(
+    clock: FixedClock, workspace: Workspace, email: str, token_hash: str, **changes: object
+) -> Invitation:
+    now = clock.now()
+    invitation = Invitation(
+        id=ids.new("inv", now),
+        workspace_id=workspace.id,
+        email=email,
+        role=WorkspaceRole.MEMBER,
+        token_hash=token_hash,
+        invited_by="usr_inviter",
+        created_at=now,
+        expires_at=now + timedelta(days=7),
+    )
+    return msgspec.structs.replace(invitation, **changes)
+
+
+class InvitationRepositoryContract:
+    """Provide ``invitation_repositories``: ``(workspaces, invitations)`` on one unit of
+    work, and ``clock``."""
+
+    async def test_an_invitation_is_found_by_token_hash_and_within_its_tenant(
+        self, invitation_repositories: InvitationRepositories, clock: FixedClock
+    ) -> None:
+        workspaces, invitations = invitation_repositories
+        mine, theirs = a_workspace(clock, "Mine"), a_workspace(clock, "Theirs")
+        await workspaces.add(mine)
+        await workspaces.add(theirs)
+        invitation = an_invitation(clock, mine, "bob@example.com", "a" * 64)
+        await invitations.add(invitation)
+
+        assert await invitations.find_by_token_hash("a" * 64) == invitation
+        assert await invitations.find_by_token_hash("b" * 64) is None
+        assert await invitations.get(TenantContext(mine.id), invitation.id) == invitation
+        assert await invitations.get(TenantContext(theirs.id), invitation.id) is None
+        assert await invitations.pending(TenantContext(theirs.id), clock.now()) == []
+        assert not await invitations.revoke(TenantContext(theirs.id), invitation.id, clock.now())
+        assert not await invitations.accept(TenantContext(theirs.id), invitation.id, clock.now())
+
+    async def test_accepted_revoked_and_expired_invitations_are_not_pending(
+        self, invitation_repositories: InvitationRepositories, clock: FixedClock
+    ) -> None:
+        workspaces, invitations = invitation_repositories
+        workspace = a_workspace(clock)
+        await workspaces.add(workspace)
+        tenant, now = TenantContext(workspace.id), clock.now()
+        accepted = an_invitation(clock, workspace, "a@example.com", "1" * 64)
+        revoked = an_invitation(clock, workspace, "b@example.com", "2" * 64)
+        expired = an_invitation(clock, workspace, "c@example.com", "3" * 64, expires_at=now)
+        open_ = an_invitation(clock, workspace, "d@example.com", "4" * 64)
+        for invitation in (accepted, revoked, expired, open_):
+            await invitations.add(invitation)
+
+        assert await invitations.accept(tenant, accepted.id, now)
+        assert not await invitations.accept(tenant, accepted.id, now), "single use"
+        assert await invitations.revoke(tenant, revoked.id, now)
+        assert not await invitations.accept(tenant, revoked.id, now)
+        assert not await invitations.accept(tenant, expired.id, now)
+
+        assert [i.id for i in await invitations.pending(tenant, now)] == [open_.id]
+        found = await invitations.get(tenant, accepted.id)
+        assert found is not None
+        assert found.accepted_at == now
+
+    async def test_revoking_for_an_email_ends_only_that_emails_open_invitations(
+        self, invitation_repositories: InvitationRepositories, clock: FixedClock
+    ) -> None:
+        workspaces, invitations = invitation_repositories
+        workspace, other = a_workspace(clock), a_workspace(clock, "Other")
+        await workspaces.add(workspace)
+        await workspaces.add(other)
+        bob = an_invitation(clock, workspace, "bob@example.com", "1" * 64)
+        carol = an_invitation(clock, workspace, "carol@example.com", "2" * 64)
+        bob_elsewhere = an_invitation(clock, other, "bob@example.com", "3" * 64)
+        for invitation in (bob, carol, bob_elsewhere):
+            await invitations.add(invitation)
+
+        await invitations.revoke_for_email(
+            TenantContext(workspace.id), "bob@example.com", clock.now()
+        )
+
+        pending = await invitations.pending(TenantContext(workspace.id), clock.now())
+        assert [i.id for i in pending] == [carol.id]
+        elsewhere = await invitations.pending(TenantContext(other.id), clock.now())
+        assert [i.id for i in elsewhere] == [bob_elsewhere.id]
+
+
+def a_team(clock: FixedClock, workspace: Workspace, name: str) -> Team:
+    return Team(
+        id=ids.new("team", clock.now()),
+        workspace_id=workspace.id,
+        name=name,
+        created_at=clock.now(),
+    )
+
+
+class TeamRepositoryContract:
+    """Provide ``team_repositories``: ``(users, workspaces, teams)`` on one unit of work,
+    and ``clock``."""
+
+    async def test_teams_are_listed_by_name_and_names_are_unique_per_workspace(
+        self, team_repositories: TeamRepositories, clock: FixedClock
+    ) -> None:
+        _, workspaces, teams = team_repositories
+        mine, theirs = a_workspace(clock, "Mine"), a_workspace(clock, "Theirs")
+        await workspaces.add(mine)
+        await workspaces.add(theirs)
+        tenant = TenantContext(mine.id)
+        design, backend = a_team(clock, mine, "Design"), a_team(clock, mine, "Backend")
+        await teams.add(tenant, design)
+        await teams.add(tenant, backend)
+        await teams.add(TenantContext(theirs.id), a_team(clock, theirs, "Design"))
+
+        with pytest.raises(TeamNameTakenError):
+            await teams.add(tenant, a_team(clock, mine, "Design"))
+        with pytest.raises(TeamNameTakenError):
+            await teams.rename(tenant, design.id, "Backend")
+        await teams.rename(tenant, design.id, "Product")
+
+        assert [t.name for t in await teams.list_teams(tenant)] == ["Backend", "Product"]
+        assert await teams.get(TenantContext(theirs.id), design.id) is None
+        with pytest.raises(ValueError, match="tenant"):
+            await teams.add(TenantContext(theirs.id), a_team(clock, mine, "Ops"))
+
+    async def test_members_are_added_removed_and_scoped_to_the_tenant(
+        self, team_repositories: TeamRepositories, clock: FixedClock
+    ) -> None:
+        users, workspaces, teams = team_repositories
+        ada, bob = a_user(clock, "ada@example.com"), a_user(clock, "bob@example.com")
+        await users.add(ada)
+        await users.add(bob)
+        mine, theirs = a_workspace(clock, "Mine"), a_workspace(clock, "Theirs")
+        await workspaces.add(mine)
+        await workspaces.add(theirs)
+        tenant, other = TenantContext(mine.id), TenantContext(theirs.id)
+        one, two = a_team(clock, mine, "One"), a_team(clock, mine, "Two")
+        elsewhere = a_team(clock, theirs, "Elsewhere")
+        await teams.add(tenant, one)
+        await teams.add(tenant, two)
+        await teams.add(other, elsewhere)
+
+        for team in (one, two):
+            await teams.add_member(tenant, team.id, ada.id)
+            await teams.add_member(tenant, team.id, bob.id)
+        await teams.add_member(tenant, one.id, bob.id)  # idempotent
+        await teams.add_member(other, elsewhere.id, bob.id)
+        with pytest.raises(ValueError, match="tenant"):
+            await teams.add_member(other, one.id, ada.id)
+        await teams.remove_member(other, one.id, ada.id)  # not theirs: nothing happens
+
+        found = await teams.get(tenant, one.id)
+        assert found is not None
+        assert found.member_ids == sorted([ada.id, bob.id])
+        await teams.remove_member(tenant, one.id, ada.id)
+        await teams.remove_from_all(tenant, bob.id)
+
+        assert [t.member_ids for t in await teams.list_teams(tenant)] == [[], [ada.id]]
+        kept = await teams.get(other, elsewhere.id)
+        assert kept is not None
+        assert kept.member_ids == [bob.id]
+
+        await teams.delete(other, two.id)  # not theirs: nothing happens
+        await teams.delete(tenant, two.id)
+        assert [t.id for t in await teams.list_teams(tenant)] == [one.id]

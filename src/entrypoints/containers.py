@@ -28,8 +28,10 @@ from adapters.sql.database import (
 )
 from adapters.sql.identity.repositories import (
     SqlEmailTokenRepository,
+    SqlInvitationRepository,
     SqlRecoveryCodeRepository,
     SqlSessionRepository,
+    SqlTeamRepository,
     SqlUserRepository,
     SqlWorkspaceRepository,
 )
@@ -40,10 +42,13 @@ from core.identity import (
     AccountService,
     IdentityService,
     IdentityThrottle,
+    InvitationService,
     PasswordHasher,
     PasswordPolicy,
     SessionPolicy,
     SessionService,
+    StaffService,
+    TeamService,
     TotpGenerator,
     TwoFactorService,
     WorkspaceService,
@@ -119,7 +124,47 @@ def _session_service(
 
 
 def _workspace_service(*, uow: SqlUnitOfWork, clock: Clock) -> WorkspaceService:
-    return WorkspaceService(uow=uow, workspaces=SqlWorkspaceRepository(uow.session), clock=clock)
+    return WorkspaceService(
+        uow=uow,
+        workspaces=SqlWorkspaceRepository(uow.session),
+        clock=clock,
+        teams=SqlTeamRepository(uow.session),
+    )
+
+
+def _invitation_service(
+    *,
+    uow: SqlUnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    mailer_for: Callable[[AsyncSession], EmailSender],
+    clock: Clock,
+    ids: IdGenerator,
+    public_url: str,
+    throttle: IdentityThrottle,
+) -> InvitationService:
+    return InvitationService(
+        uow=uow,
+        invitations=SqlInvitationRepository(uow.session),
+        workspaces=SqlWorkspaceRepository(uow.session),
+        users=SqlUserRepository(uow.session),
+        hasher=hasher,
+        policy=policy,
+        mailer=mailer_for(uow.session),
+        clock=clock,
+        ids=ids,
+        public_url=public_url,
+        throttle=throttle,
+    )
+
+
+def _team_service(*, uow: SqlUnitOfWork, clock: Clock, ids: IdGenerator) -> TeamService:
+    return TeamService(
+        teams=SqlTeamRepository(uow.session),
+        workspaces=SqlWorkspaceRepository(uow.session),
+        clock=clock,
+        ids=ids,
+    )
 
 
 def _session_policy(settings: Settings) -> SessionPolicy:
@@ -186,6 +231,25 @@ def _two_factor_service(
     )
 
 
+def _staff_service(
+    *,
+    uow: SqlUnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    clock: Clock,
+    ids: IdGenerator,
+) -> StaffService:
+    return StaffService(
+        uow=uow,
+        users=SqlUserRepository(uow.session),
+        sessions=SqlSessionRepository(uow.session),
+        hasher=hasher,
+        policy=policy,
+        clock=clock,
+        ids=ids,
+    )
+
+
 def _email_sender(
     session: AsyncSession, outbox: Callable[..., EmailSender], echo: str
 ) -> EmailSender:
@@ -234,6 +298,18 @@ class IdentityContainer(containers.DeclarativeContainer):
     )
     # Takes the unit of work: workspaces and members as a signed-in user sees them.
     workspaces = providers.Factory(_workspace_service, clock=kernel.clock)
+    # Take the unit of work: invitations to a workspace, and its teams.
+    invitations = providers.Factory(
+        _invitation_service,
+        hasher=password_hasher,
+        policy=password_policy,
+        mailer_for=notifications.email_sender.provider,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        public_url=settings.provided.effective_public_url,
+        throttle=throttle,
+    )
+    teams = providers.Factory(_team_service, clock=kernel.clock, ids=kernel.ids)
     session_policy = providers.Singleton(_session_policy, settings=settings)
     dummy_hash = providers.Singleton(_dummy_hash, hasher=password_hasher)
     # Takes the SQLAlchemy session to work in: a unit of work's, or a read-only one.
@@ -257,6 +333,14 @@ class IdentityContainer(containers.DeclarativeContainer):
         ids=kernel.ids,
         throttle=throttle,
         issuer="Ninefold",
+    )
+    # Takes the unit of work: platform staff and what they do to users.
+    staff = providers.Factory(
+        _staff_service,
+        hasher=password_hasher,
+        policy=password_policy,
+        clock=kernel.clock,
+        ids=kernel.ids,
     )
 
 

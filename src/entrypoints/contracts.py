@@ -19,9 +19,12 @@ from core.identity import (
     MemberRemoved,
     MemberRoleChanged,
     PasswordReset,
+    UserBanned,
     UserRegistered,
+    UserUnbanned,
     WorkspaceCreated,
     WorkspaceDeletionScheduled,
+    WorkspacePurged,
 )
 from core.kernel import DomainEvent
 
@@ -29,8 +32,11 @@ PUBLIC_EVENTS: tuple[type[DomainEvent], ...] = (
     UserRegistered,
     EmailVerified,
     PasswordReset,
+    UserBanned,
+    UserUnbanned,
     WorkspaceCreated,
     WorkspaceDeletionScheduled,
+    WorkspacePurged,
     MemberAdded,
     MemberRoleChanged,
     MemberRemoved,

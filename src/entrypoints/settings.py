@@ -69,6 +69,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     password_hasher: Literal["argon2", "fast-insecure"] = "argon2"
     session_idle_hours: int = 24 * 7
     session_absolute_days: int = 30
+    staff_require_2fa: bool = False  # production requires it whatever this says
 
     payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
     stripe_secret_key: str = ""
@@ -107,6 +108,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def staff_need_2fa(self) -> bool:
+        """Whether staff need two-factor authentication on for ``/api/v1/admin``."""
+        return self.is_production or self.staff_require_2fa
 
     @property
     def console_logs(self) -> bool:

@@ -53,7 +53,17 @@ def scheduled_tasks(container: ApplicationContainer) -> list[IntervalTask]:
         if removed:
             logger.info("pruned %d published outbox messages", removed)
 
-    return [IntervalTask("outbox.prune", 3600, prune_outbox)]
+    async def purge_workspaces() -> None:
+        async with container.unit_of_work() as uow:
+            purged = await container.identity.workspaces(uow=uow).purge_due()
+            await uow.commit()
+        if purged:
+            logger.info("purged %d deleted workspaces past their grace period", purged)
+
+    return [
+        IntervalTask("outbox.prune", 3600, prune_outbox),
+        IntervalTask("identity.purge_workspaces", 3600, purge_workspaces),
+    ]
 
 
 class Worker:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
+from sqlalchemy import select
 
+from adapters.sql.identity.tables import workspaces
 from core.identity import WorkspaceRole
+from core.kernel import FixedClock
 from entrypoints.containers import ApplicationContainer
 from entrypoints.testing.people import Person, join, person, workspace_of
 
@@ -181,3 +186,26 @@ async def test_workspaces_need_a_signed_in_user(client: httpx.AsyncClient) -> No
     response = await client.get("/api/v1/workspaces")
 
     assert response.status_code == 401
+
+
+async def test_a_deleted_workspace_is_purged_once_its_grace_period_has_passed(
+    client: httpx.AsyncClient, container: ApplicationContainer, clock: FixedClock, ada: Person
+) -> None:
+    kept = await workspace_of(client, ada, "Kept")
+    doomed = await workspace_of(client, ada, "Doomed")
+    await client.delete(f"/api/v1/workspaces/{doomed}", headers=ada.headers)
+
+    async def purge() -> int:
+        async with container.unit_of_work() as uow:
+            purged = await container.identity.workspaces(uow=uow).purge_due()
+            await uow.commit()
+        return purged
+
+    assert await purge() == 0, "not during the grace period"
+    clock.advance(timedelta(days=30, seconds=1))
+    assert await purge() == 1
+    async with container.unit_of_work() as uow:
+        rows = (await uow.session.execute(select(workspaces.c.id))).scalars().all()
+        published = [m.name for m in await uow.outbox.claim(100, clock.now(), clock.now())]
+    assert rows == [kept]
+    assert published[-1] == "identity.workspace_purged"

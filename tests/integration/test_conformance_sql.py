@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from adapters.sql.identity.repositories import (
+    SqlInvitationRepository,
     SqlSessionRepository,
+    SqlTeamRepository,
     SqlUserRepository,
     SqlWorkspaceRepository,
 )
@@ -16,8 +18,10 @@ from adapters.sql.uow import SqlUnitOfWork
 from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
     IdentityRepositoriesContract,
+    InvitationRepositoryContract,
     Repositories,
     SessionRepositoryContract,
+    TeamRepositoryContract,
 )
 from contracts.ports.outbox import OutboxContract
 from core.notifications import EmailMessage
@@ -69,3 +73,25 @@ class TestSqlEmailOutbox(EmailSenderContract):
             return [email.message for email in reversed(stored)]
 
         return sent
+
+
+class TestSqlInvitationRepository(InvitationRepositoryContract):
+    @pytest.fixture
+    async def invitation_repositories(
+        self, container: ApplicationContainer
+    ) -> AsyncIterator[tuple[SqlWorkspaceRepository, SqlInvitationRepository]]:
+        async with container.unit_of_work() as uow:
+            yield SqlWorkspaceRepository(uow.session), SqlInvitationRepository(uow.session)
+
+
+class TestSqlTeamRepository(TeamRepositoryContract):
+    @pytest.fixture
+    async def team_repositories(
+        self, container: ApplicationContainer
+    ) -> AsyncIterator[tuple[SqlUserRepository, SqlWorkspaceRepository, SqlTeamRepository]]:
+        async with container.unit_of_work() as uow:
+            yield (
+                SqlUserRepository(uow.session),
+                SqlWorkspaceRepository(uow.session),
+                SqlTeamRepository(uow.session),
+            )

@@ -8,7 +8,9 @@ import pytest
 
 from adapters.memory.identity import (
     FastInsecurePasswordHasher,
+    InMemoryInvitationRepository,
     InMemorySessionRepository,
+    InMemoryTeamRepository,
     InMemoryUserRepository,
     InMemoryWorkspaceRepository,
 )
@@ -17,8 +19,10 @@ from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
 from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
     IdentityRepositoriesContract,
+    InvitationRepositoryContract,
     Repositories,
     SessionRepositoryContract,
+    TeamRepositoryContract,
 )
 from contracts.ports.outbox import OutboxContract
 from contracts.ports.password_hasher import PasswordHasherContract
@@ -63,3 +67,19 @@ class TestInMemoryEmailSender(EmailSenderContract):
             return list(email_sender.sent)
 
         return sent
+
+
+class TestInMemoryInvitationRepository(InvitationRepositoryContract):
+    @pytest.fixture
+    def invitation_repositories(
+        self,
+    ) -> tuple[InMemoryWorkspaceRepository, InMemoryInvitationRepository]:
+        return InMemoryWorkspaceRepository(), InMemoryInvitationRepository()
+
+
+class TestInMemoryTeamRepository(TeamRepositoryContract):
+    @pytest.fixture
+    def team_repositories(
+        self,
+    ) -> tuple[InMemoryUserRepository, InMemoryWorkspaceRepository, InMemoryTeamRepository]:
+        return InMemoryUserRepository(), InMemoryWorkspaceRepository(), InMemoryTeamRepository()

@@ -11,8 +11,12 @@ from core.identity import (
     AuthSession,
     EmailTakenError,
     EmailToken,
+    Invitation,
     Membership,
     RecoveryCode,
+    StaffRole,
+    Team,
+    TeamNameTakenError,
     TokenPurpose,
     User,
     Workspace,
@@ -71,6 +75,34 @@ class InMemoryUserRepository:
         user.totp_last_step = step
         return True
 
+    async def search(
+        self,
+        email_prefix: str = "",
+        *,
+        after: str | None = None,
+        limit: int | None = 50,
+        staff_only: bool = False,
+    ) -> Sequence[User]:
+        found = sorted(
+            (
+                u
+                for u in self.users.values()
+                if u.email.startswith(email_prefix)
+                and (after is None or u.id > after)
+                and (not staff_only or u.staff_role is not None)
+            ),
+            key=lambda u: u.id,
+        )
+        return found if limit is None else found[:limit]
+
+    async def set_banned(self, user_id: str, at: datetime | None) -> None:
+        if user_id in self.users:
+            self.users[user_id].banned_at = at
+
+    async def set_staff_role(self, user_id: str, role: StaffRole | None) -> None:
+        if user_id in self.users:
+            self.users[user_id].staff_role = role
+
 
 class InMemoryWorkspaceRepository:
     def __init__(self) -> None:
@@ -122,6 +154,16 @@ class InMemoryWorkspaceRepository:
             for m in self.memberships
             if not (m.workspace_id == tenant.workspace_id and m.user_id == user_id)
         ]
+
+    async def purge_due(self, now: datetime, limit: int) -> Sequence[str]:
+        due = sorted(
+            (w for w in self.workspaces.values() if w.purge_after and w.purge_after <= now),
+            key=lambda w: (w.purge_after or now, w.id),
+        )[:limit]
+        for workspace in due:
+            del self.workspaces[workspace.id]
+            self.memberships = [m for m in self.memberships if m.workspace_id != workspace.id]
+        return [w.id for w in due]
 
     async def count_owners(self, tenant: TenantContext) -> int:
         return sum(
@@ -251,3 +293,115 @@ class InMemoryRecoveryCodeRepository:
 
     async def delete_all(self, user_id: str) -> None:
         self.codes = {k: c for k, c in self.codes.items() if c.user_id != user_id}
+
+
+class InMemoryInvitationRepository:
+    def __init__(self) -> None:
+        self.invitations: dict[str, Invitation] = {}
+
+    def _open(self, tenant: TenantContext) -> list[Invitation]:
+        return [
+            i
+            for i in self.invitations.values()
+            if i.workspace_id == tenant.workspace_id
+            and i.accepted_at is None
+            and i.revoked_at is None
+        ]
+
+    async def add(self, invitation: Invitation) -> None:
+        self.invitations[invitation.id] = invitation
+
+    async def get(self, tenant: TenantContext, invitation_id: str) -> Invitation | None:
+        found = self.invitations.get(invitation_id)
+        return found if found and found.workspace_id == tenant.workspace_id else None
+
+    async def pending(self, tenant: TenantContext, now: datetime) -> Sequence[Invitation]:
+        found = [i for i in self._open(tenant) if now < i.expires_at]
+        return sorted(found, key=lambda i: (i.created_at, i.id))
+
+    async def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+        return next((i for i in self.invitations.values() if i.token_hash == token_hash), None)
+
+    async def revoke(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        for invitation in self._open(tenant):
+            if invitation.id == invitation_id and at < invitation.expires_at:
+                invitation.revoked_at = at
+                return True
+        return False
+
+    async def revoke_for_email(self, tenant: TenantContext, email: str, at: datetime) -> None:
+        for invitation in self._open(tenant):
+            if invitation.email == email:
+                invitation.revoked_at = at
+
+    async def accept(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        for invitation in self._open(tenant):
+            if invitation.id == invitation_id and at < invitation.expires_at:
+                invitation.accepted_at = at
+                return True
+        return False
+
+
+class InMemoryTeamRepository:
+    def __init__(self) -> None:
+        self.teams: dict[str, Team] = {}
+        self.members: set[tuple[str, str]] = set()  # (team id, user id)
+
+    def _read(self, team: Team) -> Team:
+        ids = sorted(user for team_id, user in self.members if team_id == team.id)
+        return Team(
+            id=team.id,
+            workspace_id=team.workspace_id,
+            name=team.name,
+            created_at=team.created_at,
+            member_ids=ids,
+        )
+
+    def _taken(self, tenant: TenantContext, name: str, other_than: str = "") -> bool:
+        return any(
+            t.workspace_id == tenant.workspace_id and t.name == name and t.id != other_than
+            for t in self.teams.values()
+        )
+
+    async def add(self, tenant: TenantContext, team: Team) -> None:
+        if team.workspace_id != tenant.workspace_id:
+            raise ValueError("a team can only be added to the tenant's own workspace")
+        if self._taken(tenant, team.name):
+            raise TeamNameTakenError(field="name")
+        self.teams[team.id] = Team(
+            id=team.id, workspace_id=team.workspace_id, name=team.name, created_at=team.created_at
+        )
+        self.members |= {(team.id, user_id) for user_id in team.member_ids}
+
+    async def get(self, tenant: TenantContext, team_id: str) -> Team | None:
+        team = self.teams.get(team_id)
+        return self._read(team) if team and team.workspace_id == tenant.workspace_id else None
+
+    async def list_teams(self, tenant: TenantContext) -> Sequence[Team]:
+        mine = [self._read(t) for t in self.teams.values() if t.workspace_id == tenant.workspace_id]
+        return sorted(mine, key=lambda t: (t.name, t.id))
+
+    async def rename(self, tenant: TenantContext, team_id: str, name: str) -> None:
+        if await self.get(tenant, team_id) is None:
+            return
+        if self._taken(tenant, name, other_than=team_id):
+            raise TeamNameTakenError(field="name")
+        self.teams[team_id].name = name
+
+    async def delete(self, tenant: TenantContext, team_id: str) -> None:
+        if await self.get(tenant, team_id) is not None:
+            del self.teams[team_id]
+            self.members = {m for m in self.members if m[0] != team_id}
+
+    async def add_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None:
+        if await self.get(tenant, team_id) is None:
+            raise ValueError("a member can only be added to one of the tenant's teams")
+        self.members.add((team_id, user_id))
+
+    async def remove_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None:
+        if await self.get(tenant, team_id) is not None:
+            self.members.discard((team_id, user_id))
+
+    async def remove_from_all(self, tenant: TenantContext, user_id: str) -> None:
+        mine = {t.id for t in self.teams.values() if t.workspace_id == tenant.workspace_id}
+        self.members = {m for m in self.members if not (m[0] in mine and m[1] == user_id)}

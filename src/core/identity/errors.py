@@ -110,3 +110,31 @@ class WrongPasswordError(DomainError):
     type = "identity/wrong-password"
     status = 403
     title = "The password is not correct."
+
+
+class AlreadyMemberError(ConflictError):
+    type = "identity/already-member"
+    title = "This person is already a member of the workspace."
+
+
+class InvitationNotFoundError(NotFoundError):
+    type = "identity/invitation-not-found"
+    title = "There is no such pending invitation in this workspace."
+
+
+class InvitationEmailMismatchError(DomainError):
+    """The signed-in user is not the person the invitation was sent to."""
+
+    type = "identity/invitation-email-mismatch"
+    status = 403
+    title = "This invitation was sent to another email address."
+
+
+class TeamNotFoundError(NotFoundError):
+    type = "identity/team-not-found"
+    title = "There is no such team in this workspace."
+
+
+class TeamNameTakenError(ConflictError):
+    type = "identity/team-name-taken"
+    title = "The workspace already has a team with this name."

@@ -77,3 +77,31 @@ class WorkspaceDeletionScheduled(DomainEvent, frozen=True, kw_only=True):
 
     workspace_id: str
     purge_after: AwareDatetime
+
+
+class UserBanned(DomainEvent, frozen=True, kw_only=True):
+    """Staff banned a user: their sessions were ended and sign-in is refused."""
+
+    name = "identity.user_banned"
+
+    user_id: str
+    banned_by: str
+    reason: str
+
+
+class UserUnbanned(DomainEvent, frozen=True, kw_only=True):
+    """Staff lifted a user's ban: they may sign in again."""
+
+    name = "identity.user_unbanned"
+
+    user_id: str
+    unbanned_by: str
+
+
+class WorkspacePurged(DomainEvent, frozen=True, kw_only=True):
+    """A deleted workspace's grace period passed and identity deleted it. Every system
+    that keeps data of the workspace deletes it on this event."""
+
+    name = "identity.workspace_purged"
+
+    workspace_id: str

@@ -152,3 +152,35 @@ class RecoveryCode(msgspec.Struct, kw_only=True):
     user_id: str
     code_hash: str
     used_at: datetime | None = None
+
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class Invitation(msgspec.Struct, kw_only=True):
+    """An emailed invitation to join a workspace with a role: single use, expiring,
+    revocable. Only the hash of its token is kept."""
+
+    id: str
+    workspace_id: str
+    email: str
+    role: WorkspaceRole
+    token_hash: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def is_pending(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class Team(msgspec.Struct, kw_only=True):
+    """A named group of a workspace's members."""
+
+    id: str
+    workspace_id: str
+    name: str
+    created_at: datetime
+    member_ids: list[str] = msgspec.field(default_factory=list)

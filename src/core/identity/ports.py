@@ -9,8 +9,11 @@ from typing import Protocol
 from core.identity.model import (
     AuthSession,
     EmailToken,
+    Invitation,
     Membership,
     RecoveryCode,
+    StaffRole,
+    Team,
     TokenPurpose,
     User,
     Workspace,
@@ -59,6 +62,24 @@ class UserRepository(Protocol):
         stored; False then (a replayed code, or a concurrent use that won)."""
         ...
 
+    async def search(
+        self,
+        email_prefix: str = "",
+        *,
+        after: str | None = None,
+        limit: int | None = 50,
+        staff_only: bool = False,
+    ) -> Sequence[User]:
+        """Users whose (normalized) email starts with ``email_prefix``, ordered by id,
+        those with an id greater than ``after`` only; at most ``limit`` (None: all)."""
+        ...
+
+    async def set_banned(self, user_id: str, at: datetime | None) -> None:
+        """Ban the user as of ``at``, or (None) lift the ban."""
+        ...
+
+    async def set_staff_role(self, user_id: str, role: StaffRole | None) -> None: ...
+
 
 class WorkspaceRepository(Protocol):
     async def add(self, workspace: Workspace) -> None: ...
@@ -90,6 +111,11 @@ class WorkspaceRepository(Protocol):
     async def remove_member(self, tenant: TenantContext, user_id: str) -> None: ...
 
     async def count_owners(self, tenant: TenantContext) -> int: ...
+
+    async def purge_due(self, now: datetime, limit: int) -> Sequence[str]:
+        """Delete up to ``limit`` workspaces whose grace period has passed, with what
+        identity holds of them (memberships and the like); returns their ids."""
+        ...
 
 
 class SessionRepository(Protocol):
@@ -171,4 +197,64 @@ class TotpGenerator(Protocol):
     def verify(self, secret: str, code: str, at: datetime) -> int | None:
         """The time step whose code ``code`` is, looking one step either side of
         ``at``; None if it matches none of them (or is malformed)."""
+        ...
+
+
+class InvitationRepository(Protocol):
+    async def add(self, invitation: Invitation) -> None: ...
+
+    async def get(self, tenant: TenantContext, invitation_id: str) -> Invitation | None:
+        """One of the tenant's invitations (in any state); another workspace's is None."""
+        ...
+
+    async def pending(self, tenant: TenantContext, now: datetime) -> Sequence[Invitation]:
+        """The tenant's invitations not accepted, revoked or expired, oldest first."""
+        ...
+
+    async def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+        """The invitation with this token hash, in any state (the token is the key)."""
+        ...
+
+    async def revoke(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        """Revoke one of the tenant's open invitations; False if there was none."""
+        ...
+
+    async def revoke_for_email(self, tenant: TenantContext, email: str, at: datetime) -> None:
+        """Revoke every open invitation of the tenant to this email (a new one replaces)."""
+        ...
+
+    async def accept(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        """Mark an open, unexpired invitation accepted; False if it was not (already
+        used, revoked, expired, or a concurrent accept won)."""
+        ...
+
+
+class TeamRepository(Protocol):
+    """Teams of a workspace; each read and write is scoped to the tenant. A team read
+    back carries its member ids (sorted)."""
+
+    async def add(self, tenant: TenantContext, team: Team) -> None:
+        """Raises ``TeamNameTakenError`` when the workspace has a team of this name."""
+        ...
+
+    async def get(self, tenant: TenantContext, team_id: str) -> Team | None: ...
+
+    async def list_teams(self, tenant: TenantContext) -> Sequence[Team]:
+        """The tenant's teams, by name."""
+        ...
+
+    async def rename(self, tenant: TenantContext, team_id: str, name: str) -> None:
+        """Raises ``TeamNameTakenError`` when another team has this name."""
+        ...
+
+    async def delete(self, tenant: TenantContext, team_id: str) -> None: ...
+
+    async def add_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None:
+        """Idempotent; the team must be the tenant's."""
+        ...
+
+    async def remove_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None: ...
+
+    async def remove_from_all(self, tenant: TenantContext, user_id: str) -> None:
+        """Take the user out of every team of the tenant (they left the workspace)."""
         ...

@@ -15,10 +15,15 @@ from core.identity.errors import (
     MemberNotFoundError,
     WorkspaceNotFoundError,
 )
-from core.identity.events import MemberRemoved, MemberRoleChanged, WorkspaceDeletionScheduled
+from core.identity.events import (
+    MemberRemoved,
+    MemberRoleChanged,
+    WorkspaceDeletionScheduled,
+    WorkspacePurged,
+)
 from core.identity.model import Membership, Workspace, WorkspaceRole
 from core.identity.permissions import Permission, role_allows
-from core.identity.ports import WorkspaceRepository
+from core.identity.ports import TeamRepository, WorkspaceRepository
 from core.identity.service import WORKSPACE_NAME_MAX_LENGTH
 from core.kernel import Clock, PermissionDeniedError, TenantContext, UnitOfWork, ValidationError
 
@@ -68,9 +73,11 @@ class WorkspaceService:
         workspaces: WorkspaceRepository,
         clock: Clock,
         deletion_grace: timedelta = DELETION_GRACE,
+        teams: TeamRepository | None = None,
     ) -> None:
         self._uow = uow
         self._workspaces = workspaces
+        self._teams = teams
         self._clock = clock
         self._grace = deletion_grace
 
@@ -107,6 +114,14 @@ class WorkspaceService:
         )
         access.workspace.deleted_at, access.workspace.purge_after = now, purge_after
         return now, purge_after
+
+    async def purge_due(self, limit: int = 100) -> int:
+        """Purge workspaces whose deletion grace period has passed (a scheduled task)."""
+        now = self._clock.now()
+        purged = await self._workspaces.purge_due(now, limit)
+        for workspace_id in purged:
+            self._uow.raise_event(WorkspacePurged(occurred_at=now, workspace_id=workspace_id))
+        return len(purged)
 
     async def members(self, access: WorkspaceAccess) -> Sequence[Membership]:
         access.require(Permission.MEMBERS_READ)
@@ -147,6 +162,8 @@ class WorkspaceService:
                 raise PermissionDeniedError("only an owner can remove an owner")
             await self._keep_an_owner(access)
         await self._workspaces.remove_member(access.tenant, user_id)
+        if self._teams is not None:  # leaving the workspace leaves its teams
+            await self._teams.remove_from_all(access.tenant, user_id)
         self._uow.raise_event(
             MemberRemoved(
                 occurred_at=self._clock.now(), workspace_id=access.workspace.id, user_id=user_id

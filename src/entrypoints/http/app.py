@@ -19,7 +19,13 @@ from entrypoints.containers import ApplicationContainer, close_container
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
 from entrypoints.http.health import HealthController
+from entrypoints.http.identity.admin import AdminController
+from entrypoints.http.identity.invitations import (
+    InvitationAcceptController,
+    InvitationsController,
+)
 from entrypoints.http.identity.routes import AuthController, MeController, TwoFactorController
+from entrypoints.http.identity.teams import TeamsController
 from entrypoints.http.identity.workspaces import WorkspacesController
 from entrypoints.http.problems import exception_handlers
 from entrypoints.settings import Settings
@@ -58,6 +64,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         MeController,
         TwoFactorController,
         WorkspacesController,
+        InvitationsController,
+        InvitationAcceptController,
+        TeamsController,
+        AdminController,
     ]
 
 

@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.identity.tables import (
     email_tokens,
+    invitations,
     memberships,
     recovery_codes,
     sessions,
+    team_members,
+    teams,
     users,
     workspaces,
 )
@@ -22,9 +25,12 @@ from core.identity import (
     AuthSession,
     EmailTakenError,
     EmailToken,
+    Invitation,
     Membership,
     RecoveryCode,
     StaffRole,
+    Team,
+    TeamNameTakenError,
     TokenPurpose,
     User,
     Workspace,
@@ -138,6 +144,35 @@ class SqlUserRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def search(
+        self,
+        email_prefix: str = "",
+        *,
+        after: str | None = None,
+        limit: int | None = 50,
+        staff_only: bool = False,
+    ) -> Sequence[User]:
+        query = select(users).order_by(users.c.id)
+        if email_prefix:
+            query = query.where(users.c.email.startswith(email_prefix, autoescape=True))
+        if after is not None:
+            query = query.where(users.c.id > after)
+        if staff_only:
+            query = query.where(users.c.staff_role.is_not(None))
+        if limit is not None:
+            query = query.limit(limit)
+        return [_user(row) for row in await self._session.execute(query)]
+
+    async def set_banned(self, user_id: str, at: datetime | None) -> None:
+        await self._session.execute(update(users).where(users.c.id == user_id).values(banned_at=at))
+
+    async def set_staff_role(self, user_id: str, role: StaffRole | None) -> None:
+        await self._session.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(staff_role=role.value if role is not None else None)
+        )
+
     async def count(self) -> int:
         return int(
             (await self._session.execute(select(func.count()).select_from(users))).scalar_one()
@@ -245,6 +280,19 @@ class SqlWorkspaceRepository:
                 memberships.c.user_id == user_id,
             )
         )
+
+    async def purge_due(self, now: datetime, limit: int) -> Sequence[str]:
+        due = (
+            select(workspaces.c.id)
+            .where(workspaces.c.purge_after.is_not(None), workspaces.c.purge_after <= now)
+            .order_by(workspaces.c.purge_after, workspaces.c.id)
+            .limit(limit)
+        )
+        ids = list((await self._session.execute(due)).scalars())
+        if ids:
+            # Rows that point at a workspace go with it (ON DELETE CASCADE).
+            await self._session.execute(delete(workspaces).where(workspaces.c.id.in_(ids)))
+        return ids
 
     async def count_owners(self, tenant: TenantContext) -> int:
         query = (
@@ -470,4 +518,200 @@ class SqlRecoveryCodeRepository:
     async def delete_all(self, user_id: str) -> None:
         await self._session.execute(
             delete(recovery_codes).where(recovery_codes.c.user_id == user_id)
+        )
+
+
+def _invitation(row: Any) -> Invitation:
+    return Invitation(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        email=row.email,
+        role=WorkspaceRole(row.role),
+        token_hash=row.token_hash,
+        invited_by=row.invited_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        accepted_at=row.accepted_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _open_invitation(tenant: TenantContext) -> Any:
+    return (
+        (invitations.c.workspace_id == tenant.workspace_id)
+        & invitations.c.accepted_at.is_(None)
+        & invitations.c.revoked_at.is_(None)
+    )
+
+
+class SqlInvitationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, invitation: Invitation) -> None:
+        await self._session.execute(
+            insert(invitations).values(
+                id=invitation.id,
+                workspace_id=invitation.workspace_id,
+                email=invitation.email,
+                role=invitation.role.value,
+                token_hash=invitation.token_hash,
+                invited_by=invitation.invited_by,
+                created_at=invitation.created_at,
+                expires_at=invitation.expires_at,
+                accepted_at=invitation.accepted_at,
+                revoked_at=invitation.revoked_at,
+            )
+        )
+
+    async def get(self, tenant: TenantContext, invitation_id: str) -> Invitation | None:
+        query = select(invitations).where(
+            invitations.c.workspace_id == tenant.workspace_id, invitations.c.id == invitation_id
+        )
+        row = (await self._session.execute(query)).first()
+        return _invitation(row) if row else None
+
+    async def pending(self, tenant: TenantContext, now: datetime) -> Sequence[Invitation]:
+        query = (
+            select(invitations)
+            .where(_open_invitation(tenant), invitations.c.expires_at > now)
+            .order_by(invitations.c.created_at, invitations.c.id)
+        )
+        return [_invitation(row) for row in await self._session.execute(query)]
+
+    async def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+        query = select(invitations).where(invitations.c.token_hash == token_hash)
+        row = (await self._session.execute(query)).first()
+        return _invitation(row) if row else None
+
+    async def revoke(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        result = await self._session.execute(
+            update(invitations)
+            .where(_open_invitation(tenant), invitations.c.id == invitation_id)
+            .where(invitations.c.expires_at > at)
+            .values(revoked_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def revoke_for_email(self, tenant: TenantContext, email: str, at: datetime) -> None:
+        await self._session.execute(
+            update(invitations)
+            .where(_open_invitation(tenant), invitations.c.email == email)
+            .values(revoked_at=at)
+        )
+
+    async def accept(self, tenant: TenantContext, invitation_id: str, at: datetime) -> bool:
+        # One conditional UPDATE: of two concurrent accepts, only one matches.
+        result = await self._session.execute(
+            update(invitations)
+            .where(_open_invitation(tenant), invitations.c.id == invitation_id)
+            .where(invitations.c.expires_at > at)
+            .values(accepted_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _teams_of(tenant: TenantContext) -> Any:
+    return select(teams.c.id).where(teams.c.workspace_id == tenant.workspace_id)
+
+
+class SqlTeamRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, tenant: TenantContext, team: Team) -> None:
+        if team.workspace_id != tenant.workspace_id:
+            raise ValueError("a team can only be added to the tenant's own workspace")
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    insert(teams).values(
+                        id=team.id,
+                        workspace_id=team.workspace_id,
+                        name=team.name,
+                        created_at=team.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise TeamNameTakenError(field="name") from exc
+        for user_id in team.member_ids:
+            await self.add_member(tenant, team.id, user_id)
+
+    async def get(self, tenant: TenantContext, team_id: str) -> Team | None:
+        found = await self._select(tenant, teams.c.id == team_id)
+        return found[0] if found else None
+
+    async def list_teams(self, tenant: TenantContext) -> Sequence[Team]:
+        return await self._select(tenant)
+
+    async def _select(self, tenant: TenantContext, *where: Any) -> list[Team]:
+        query = (
+            select(teams)
+            .where(teams.c.workspace_id == tenant.workspace_id, *where)
+            .order_by(teams.c.name, teams.c.id)
+        )
+        found = [
+            Team(id=row.id, workspace_id=row.workspace_id, name=row.name, created_at=row.created_at)
+            for row in await self._session.execute(query)
+        ]
+        if found:
+            by_id = {team.id: team for team in found}
+            members = (
+                select(team_members.c.team_id, team_members.c.user_id)
+                .where(team_members.c.team_id.in_(list(by_id)))
+                .order_by(team_members.c.user_id)
+            )
+            for row in await self._session.execute(members):
+                by_id[row.team_id].member_ids.append(row.user_id)
+        return found
+
+    async def rename(self, tenant: TenantContext, team_id: str, name: str) -> None:
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    update(teams)
+                    .where(teams.c.workspace_id == tenant.workspace_id, teams.c.id == team_id)
+                    .values(name=name)
+                )
+        except IntegrityError as exc:
+            raise TeamNameTakenError(field="name") from exc
+
+    async def delete(self, tenant: TenantContext, team_id: str) -> None:
+        mine = teams.c.id.in_(_teams_of(tenant).where(teams.c.id == team_id))
+        await self._session.execute(
+            delete(team_members).where(
+                team_members.c.team_id.in_(_teams_of(tenant).where(teams.c.id == team_id))
+            )
+        )
+        await self._session.execute(delete(teams).where(mine))
+
+    async def add_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None:
+        if await self.get(tenant, team_id) is None:
+            raise ValueError("a member can only be added to one of the tenant's teams")
+        exists = select(team_members.c.team_id).where(
+            team_members.c.team_id == team_id, team_members.c.user_id == user_id
+        )
+        if (await self._session.execute(exists)).first() is not None:
+            return
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(
+                    insert(team_members).values(team_id=team_id, user_id=user_id)
+                )
+        except IntegrityError:  # a concurrent add won: the member is in the team
+            pass
+
+    async def remove_member(self, tenant: TenantContext, team_id: str, user_id: str) -> None:
+        await self._session.execute(
+            delete(team_members).where(
+                team_members.c.team_id.in_(_teams_of(tenant).where(teams.c.id == team_id)),
+                team_members.c.user_id == user_id,
+            )
+        )
+
+    async def remove_from_all(self, tenant: TenantContext, user_id: str) -> None:
+        await self._session.execute(
+            delete(team_members).where(
+                team_members.c.team_id.in_(_teams_of(tenant)), team_members.c.user_id == user_id
+            )
         )

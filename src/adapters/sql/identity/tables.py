@@ -1,6 +1,6 @@
 """Tables owned by the identity system (prefix ``identity_``)."""
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table, UniqueConstraint
 
 from adapters.sql.naming import system_metadata
 from adapters.sql.types import UTCDateTime
@@ -94,4 +94,53 @@ recovery_codes = Table(
     Column("code_hash", String(64), nullable=False),
     Column("used_at", UTCDateTime(), nullable=True),
     Index("ix_identity_recovery_codes_user_id", "user_id"),
+)
+
+invitations = Table(
+    "identity_invitations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "workspace_id",
+        String(40),
+        ForeignKey("identity_workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", String(254), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    # No foreign key: the invitation outlives its inviter's account.
+    Column("invited_by", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("accepted_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Index("ix_identity_invitations_workspace_id", "workspace_id", "email"),
+)
+
+teams = Table(
+    "identity_teams",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "workspace_id",
+        String(40),
+        ForeignKey("identity_workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+team_members = Table(
+    "identity_team_members",
+    metadata,
+    Column(
+        "team_id", String(40), ForeignKey("identity_teams.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "user_id", String(40), ForeignKey("identity_users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Index("ix_identity_team_members_user_id", "user_id"),
 )
