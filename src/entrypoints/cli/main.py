@@ -8,57 +8,30 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from entrypoints.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    DatabaseError,
+    settings_for_command,
+    with_container,
+)
+from entrypoints.cli.staff import add_staff_parser
+
 # Heavy modules (SQLAlchemy, Litestar, the containers) are imported inside the commands
 # that need them, so `ninefold --help` and usage errors answer at once.
 from entrypoints.logging import configure_logging, granian_log_config
-from entrypoints.settings import (
-    ConfigurationError,
-    Settings,
-    effective_configuration,
-    ensure_secret_key,
-    load_settings,
-)
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 78
+from entrypoints.settings import ConfigurationError, effective_configuration
 
 if TYPE_CHECKING:
     from entrypoints.containers import ApplicationContainer
 
 DEFAULT_OPENAPI_PATH = Path("contracts/openapi.json")
-
-
-def _settings() -> Settings:
-    return ensure_secret_key(load_settings())
-
-
-class DatabaseError(Exception):
-    """The database could not be reached or refused the work; the message says which."""
-
-
-async def _with_container(
-    settings: Settings, work: Callable[[ApplicationContainer], Awaitable[int]]
-) -> int:
-    from sqlalchemy.exc import DBAPIError
-
-    from entrypoints.containers import build_container, close_container
-
-    container = build_container(settings)
-    try:
-        return await work(container)
-    except (DBAPIError, OSError) as exc:
-        where = effective_configuration(settings)["NINEFOLD_DATABASE_URL"]
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DatabaseError(f"database {where}: {type(exc).__name__}: {reason}") from exc
-    finally:
-        await close_container(container)
 
 
 async def _prepare(args: argparse.Namespace, container: ApplicationContainer) -> int:
@@ -83,10 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["NINEFOLD_" + name.upper()] = str(value)
     if args.no_worker:
         os.environ["NINEFOLD_RUN_WORKER"] = "false"
-    settings = _settings()  # fail here, with the full list, not inside a worker process
+    settings = settings_for_command()  # fail here, with the full list, not inside a worker process
     configure_logging(settings)
     if args.migrate or args.seed_demo:
-        code = asyncio.run(_with_container(settings, partial(_prepare, args)))
+        code = asyncio.run(with_container(settings, partial(_prepare, args)))
         if code != EXIT_OK:
             return code
     # Import the app's modules before granian forks its workers, so that each worker
@@ -113,7 +86,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     """Run the outbox relay and the scheduler until SIGINT or SIGTERM."""
     from entrypoints.worker import Worker
 
-    settings = _settings()
+    settings = settings_for_command()
     configure_logging(settings)
 
     async def run(container: ApplicationContainer) -> int:
@@ -124,13 +97,13 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         await Worker(container).run_until_stopped(stop)
         return EXIT_OK
 
-    return asyncio.run(_with_container(settings, run))
+    return asyncio.run(with_container(settings, run))
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     from adapters.sql.migrations import runner
 
-    settings = _settings()
+    settings = settings_for_command()
     configure_logging(settings)
     logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
 
@@ -151,7 +124,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             return EXIT_FAILURE if args.check and pending else EXIT_OK
         return EXIT_OK
 
-    return asyncio.run(_with_container(settings, run))
+    return asyncio.run(with_container(settings, run))
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -160,7 +133,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     from entrypoints.contracts import render
     from entrypoints.http.app import create_app, openapi_document
 
-    settings = _settings()
+    settings = settings_for_command()
     app = create_app(build_container(settings), run_worker=False)
     text = render(openapi_document(app))
     path: Path = args.output
@@ -182,7 +155,7 @@ def cmd_contracts(args: argparse.Namespace) -> int:
     from entrypoints.contracts import event_files, render
     from entrypoints.http.app import create_app, openapi_document
 
-    settings = _settings()
+    settings = settings_for_command()
     app = create_app(build_container(settings), run_worker=False)
     folder: Path = args.folder
     expected = {folder / "openapi.json": render(openapi_document(app))}
@@ -207,109 +180,13 @@ def cmd_contracts(args: argparse.Namespace) -> int:
 def cmd_seed_demo(_args: argparse.Namespace) -> int:
     from entrypoints.seed import seed_demo
 
-    settings = _settings()
+    settings = settings_for_command()
     configure_logging(settings)
-    return asyncio.run(_with_container(settings, seed_demo))
-
-
-class _PasswordInputError(Exception):
-    """No password to read: no terminal to prompt on, or nothing on stdin."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _read_password(args: argparse.Namespace) -> str:
-    """One line of stdin with ``--password-stdin``; else a hidden prompt, asked twice."""
-    import getpass
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise _PasswordInputError("no password on stdin", EXIT_FAILURE)
-        return password
-    if not sys.stdin.isatty():
-        raise _PasswordInputError(
-            "no terminal to ask the password on: pass --password-stdin", EXIT_USAGE
-        )
-    password = getpass.getpass(f"Password for {args.email}: ")
-    if getpass.getpass("Repeat it: ") != password:
-        raise _PasswordInputError("the passwords differ", EXIT_FAILURE)
-    return password
-
-
-async def _staff_create(args: argparse.Namespace, container: ApplicationContainer) -> int:
-    from core.identity import StaffRole
-
-    role = StaffRole(args.role)
-    async with container.unit_of_work() as uow:  # a lookup first: no password to promote
-        existing = await container.identity.staff(uow=uow).find_by_email(args.email)
-    password = _read_password(args) if existing is None else None
-    async with container.unit_of_work() as uow:
-        created = await container.identity.staff(uow=uow).create_staff(
-            args.email, role, password, args.name
-        )
-        await uow.commit()
-    user = created.user
-    if created.promoted:
-        print(f"{user.email} had an account: made it staff ({role}); its password is unchanged")
-    else:
-        print(f"created staff account {user.email} ({role}), id {user.id}")
-    return EXIT_OK
-
-
-async def _staff_list(_args: argparse.Namespace, container: ApplicationContainer) -> int:
-    async with container.unit_of_work() as uow:
-        staff = await container.identity.staff(uow=uow).list_staff()
-    if not staff:
-        print("no staff yet: add some with 'ninefold staff create EMAIL --role ROLE'")
-        return EXIT_OK
-    width = max(len(user.email) for user in staff)
-    for user in staff:
-        notes = ["2fa" if user.two_factor_enabled else "no-2fa"]
-        if user.is_banned:
-            notes.append("banned")
-        print(f"{user.email:<{width}}  {user.staff_role!s:<10}  {user.id}  {' '.join(notes)}")
-    return EXIT_OK
-
-
-async def _staff_set_role(args: argparse.Namespace, container: ApplicationContainer) -> int:
-    from core.identity import StaffRole
-
-    role = None if args.role == "none" else StaffRole(args.role)
-    async with container.unit_of_work() as uow:
-        user = await container.identity.staff(uow=uow).set_staff_role(args.email, role)
-        await uow.commit()
-    print(f"{user.email} is now {role}" if role else f"{user.email} is no longer staff")
-    return EXIT_OK
-
-
-def cmd_staff(args: argparse.Namespace) -> int:
-    """Platform staff: create, list, change roles. Domain errors exit 1, in one line."""
-    from core.identity import InvalidPasswordError, WeakPasswordError
-    from core.kernel import DomainError
-
-    settings = _settings()
-    configure_logging(settings)
-    work = {"create": _staff_create, "list": _staff_list, "set-role": _staff_set_role}
-    try:
-        return asyncio.run(_with_container(settings, partial(work[args.staff_command], args)))
-    except _PasswordInputError as exc:
-        print(f"ninefold staff {args.staff_command}: {exc}", file=sys.stderr)
-        return exc.code
-    except (WeakPasswordError, InvalidPasswordError) as exc:
-        print(
-            f"ninefold staff {args.staff_command}: password refused: {exc.detail}", file=sys.stderr
-        )
-        return EXIT_FAILURE
-    except DomainError as exc:
-        print(f"ninefold staff {args.staff_command}: {exc.detail}", file=sys.stderr)
-        return EXIT_FAILURE
+    return asyncio.run(with_container(settings, seed_demo))
 
 
 def cmd_config_check(_args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_for_command()
     width = max(len(name) for name in effective_configuration(settings))
     for name, value in effective_configuration(settings).items():
         print(f"{name:<{width}}  {value}")
@@ -406,40 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.set_defaults(handler=cmd_seed_demo)
 
-    staff = sub.add_parser(
-        "staff",
-        help="platform staff: create, list, change roles",
-        description="Platform staff (support, ops, superadmin) use /api/v1/admin; staff "
-        "roles are separate from workspace roles. Only this command makes staff.",
-    )
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    staff_roles = ["support", "ops", "superadmin"]
-    create = staff_sub.add_parser(
-        "create",
-        help="create a staff account, or make an existing user staff",
-        description="Create a staff account (email verified) with a password asked on a "
-        "hidden prompt, or read as one line of stdin with --password-stdin; it must pass "
-        "the sign-up password rules. An existing user who is not staff is made staff "
-        "instead, their password unchanged (no password is asked).",
-    )
-    create.add_argument("email", help="the staff member's email")
-    create.add_argument("--role", required=True, choices=staff_roles, help="the staff role")
-    create.add_argument("--name", default="", help="display name (default: from the email)")
-    create.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin (one line)"
-    )
-    staff_sub.add_parser(
-        "list", help="list staff", description="Print every staff member: email, role, id."
-    )
-    set_role = staff_sub.add_parser(
-        "set-role",
-        help="change a user's staff role, or 'none' to take it away",
-        description="Give the user with EMAIL a staff role, change it, or take it away "
-        "('none'); it takes effect on their next request.",
-    )
-    set_role.add_argument("email", help="the user's email")
-    set_role.add_argument("role", choices=[*staff_roles, "none"], help="the new staff role")
-    staff.set_defaults(handler=cmd_staff)
+    add_staff_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
