@@ -1,5 +1,6 @@
-"""Benchmarks reported as ratios against baselines measured in the same run.
+"""Benchmarks reported as ratios against references measured in the same run.
 
-``python -m bench`` (``make bench``) serves the full app and a bare Litestar app the
-same way, loads both with the same generator and reports the throughput ratio.
+``python -m bench`` (``make bench``) runs ``health_live`` (the full app's live probe
+against a bare Litestar app served the same way) and ``me`` (an authenticated
+``GET /api/v1/me`` against the live probe of the same server, on SQLite and PostgreSQL).
 """

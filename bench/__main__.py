@@ -1,4 +1,8 @@
-"""``python -m bench`` (``make bench``): run the benchmarks and print the ratios."""
+"""``python -m bench`` (``make bench``): run the benchmarks and print the ratios.
+
+``python -m bench`` runs everything: ``health_live``, then ``me`` on SQLite and on
+PostgreSQL. ``python -m bench health_live`` or ``python -m bench me --db sqlite`` run one.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench.health_live import GOAL, RESULTS_DIR, Options, run
+from bench import health_live, me_vs_live
+from bench.common import DATABASES, DEFAULT_POSTGRES_URL, RESULTS_DIR, Options
+
+BENCHMARKS = ("all", "health_live", "me")
 
 
-def parse(argv: Sequence[str] | None = None) -> Options:
-    """The command line as ``Options``."""
+def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
+    """The command line: which benchmark, and the ``Options``."""
     defaults = Options()
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=(
-            "Requests/second of GET /health/live through the full app stack as a ratio to a "
-            f"bare Litestar handler served the same way (goal >= {GOAL})."
+            "health_live: requests/second of GET /health/live through the full app stack as "
+            f"a ratio to a bare Litestar handler served the same way (goal >= "
+            f"{health_live.GOAL}). me: requests/second of an authenticated GET /api/v1/me "
+            f"(cookie session) as a ratio to GET /health/live on the same server, per "
+            f"database (goal >= {me_vs_live.GOAL})."
         ),
+    )
+    parser.add_argument(
+        "benchmark", nargs="?", choices=BENCHMARKS, default="all", help="default: all"
     )
     parser.add_argument("--seconds", type=int, default=defaults.seconds, help="per round")
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
-    parser.add_argument("--warmup", type=int, default=defaults.warmup, help="seconds per server")
+    parser.add_argument("--warmup", type=int, default=defaults.warmup, help="seconds per target")
     parser.add_argument("--connections", type=int, default=defaults.connections)
     parser.add_argument(
         "--generator",
@@ -38,12 +51,28 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--install-wrk", action="store_true", help="apt-get install wrk when missing (root)"
     )
-    parser.add_argument("--min-ratio", type=float, help="exit 1 when the ratio is below this")
+    parser.add_argument(
+        "--db",
+        choices=(*DATABASES, "both"),
+        default="both",
+        help="me: the database legs (default: both; PostgreSQL is skipped when unreachable)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="me: the server that gets a throwaway database (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-ratio", type=float, help="health_live: exit 1 when the ratio is below this"
+    )
+    parser.add_argument(
+        "--min-me-ratio", type=float, help="me: exit 1 when a leg's ratio is below this"
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if min(args.seconds, args.rounds, args.connections) < 1 or args.warmup < 0:
         parser.error("--seconds, --rounds and --connections must be >= 1, --warmup >= 0")
-    return Options(
+    return args.benchmark, Options(
         seconds=args.seconds,
         rounds=args.rounds,
         warmup=args.warmup,
@@ -52,19 +81,25 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         parallelism=args.parallelism,
         install_wrk=args.install_wrk,
         min_ratio=args.min_ratio,
+        min_me_ratio=args.min_me_ratio,
+        databases=DATABASES if args.db == "both" else (args.db,),
+        postgres_url=args.postgres_url,
         results_dir=args.results_dir,
     )
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the servers' clean-up
+    raise SystemExit(128 + signum)  # unwinds through the servers' and databases' clean-up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse(argv)
+    """Run the chosen benchmarks; the worst exit code (2 could not run > 1 below > 0)."""
+    benchmark, options = parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    runs = {"health_live": health_live.run, "me": me_vs_live.run}
+    chosen = list(runs) if benchmark == "all" else [benchmark]
     try:
-        return run(options)
+        return max(runs[name](options) for name in chosen)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 Both keep a fixed number of HTTP/1.1 keep-alive connections busy for a fixed time, one
 request in flight per connection (no pipelining), and report the completed requests.
+Extra request headers (a session cookie) are sent on every request.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -43,11 +45,29 @@ class Load:
 
 
 class LoadGenerator(Protocol):
-    """Drives ``GET path`` on ``HOST:port`` for ``seconds`` over ``connections``."""
+    """Drives ``GET path`` on ``HOST:port`` for ``seconds`` over ``connections``, with
+    ``headers`` added to every request."""
 
     name: str
 
-    def run(self, port: int, path: str, connections: int, seconds: int) -> Load: ...
+    def run(
+        self,
+        port: int,
+        path: str,
+        connections: int,
+        seconds: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> Load: ...
+
+
+def _header_lines(headers: Mapping[str, str] | None) -> list[str]:
+    """``Name: value`` lines, refusing anything that would split the request."""
+    lines = []
+    for name, value in (headers or {}).items():
+        if any(c in f"{name}{value}" for c in "\r\n") or ":" in name:
+            raise ValueError(f"invalid header {name!r}")
+        lines.append(f"{name}: {value}")
+    return lines
 
 
 def default_parallelism() -> int:
@@ -80,7 +100,14 @@ class WrkGenerator:
         self.threads = threads or default_parallelism()
         self.name = f"wrk ({self.threads} thread{'s' if self.threads > 1 else ''})"
 
-    def run(self, port: int, path: str, connections: int, seconds: int) -> Load:
+    def run(
+        self,
+        port: int,
+        path: str,
+        connections: int,
+        seconds: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> Load:
         command = [
             self.executable,
             f"-t{min(self.threads, connections)}",
@@ -88,6 +115,7 @@ class WrkGenerator:
             f"-d{seconds}s",
             "-s",
             str(WRK_SCRIPT),
+            *(f"-H{line}" for line in _header_lines(headers)),
             f"http://{HOST}:{port}{path}",
         ]
         done = subprocess.run(
@@ -116,7 +144,15 @@ class PythonGenerator:
         plural = "es" if self.processes > 1 else ""
         self.name = f"python epoll client ({self.processes} process{plural})"
 
-    def run(self, port: int, path: str, connections: int, seconds: int) -> Load:
+    def run(
+        self,
+        port: int,
+        path: str,
+        connections: int,
+        seconds: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> Load:
+        lines = tuple(_header_lines(headers))
         processes = min(self.processes, connections)
         shares = [
             connections // processes + (i < connections % processes) for i in range(processes)
@@ -125,7 +161,7 @@ class PythonGenerator:
         barrier = ctx.Barrier(processes + 1)
         results = ctx.Queue()
         workers = [
-            ctx.Process(target=_drive, args=(port, path, share, seconds, barrier, results))
+            ctx.Process(target=_drive, args=(port, path, lines, share, seconds, barrier, results))
             for share in shares
         ]
         for worker in workers:
@@ -180,11 +216,17 @@ def _connect(port: int) -> socket.socket:
 
 
 def _drive(
-    port: int, path: str, connections: int, seconds: int, barrier: Barrier, results: Any
+    port: int,
+    path: str,
+    headers: tuple[str, ...],
+    connections: int,
+    seconds: int,
+    barrier: Barrier,
+    results: Any,
 ) -> None:
     """One client process; puts ``(ok, bad_status, errors, elapsed)`` or an error text."""
     try:
-        results.put(_loop(port, path, connections, seconds, barrier))
+        results.put(_loop(port, path, headers, connections, seconds, barrier))
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports
         return
     except Exception as exc:
@@ -193,9 +235,10 @@ def _drive(
 
 
 def _loop(
-    port: int, path: str, connections: int, seconds: int, barrier: Barrier
+    port: int, path: str, headers: tuple[str, ...], connections: int, seconds: int, barrier: Barrier
 ) -> tuple[int, int, int, float]:
-    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    extra = "".join(f"{line}\r\n" for line in headers)
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{extra}\r\n".encode()
     selector = selectors.DefaultSelector()
     for _ in range(connections):
         selector.register(_connect(port), selectors.EVENT_READ, bytearray())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -55,22 +56,76 @@ def app_environment(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def migrate(env: dict[str, str], log: Path) -> None:
-    """``ninefold db upgrade`` with the app's environment (readiness needs it)."""
+def run_cli(args: list[str], env: dict[str, str], log: Path, timeout: float = 120) -> str:
+    """``ninefold ARGS`` with the app's environment; its output (also appended to ``log``)."""
     cli = Path(sys.executable).with_name("ninefold")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "entrypoints.cli"]
+    done = subprocess.run(
+        [*command, *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
+    )
     with log.open("ab") as out:
-        done = subprocess.run(
-            [*command, "db", "upgrade"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-            check=False,
-        )
+        out.write(done.stdout)
     if done.returncode != 0:
-        raise ServerError(f"'ninefold db upgrade' failed ({done.returncode}); see {log}")
+        raise ServerError(f"'ninefold {' '.join(args)}' failed ({done.returncode}); see {log}")
+    return done.stdout.decode(errors="replace")
+
+
+def migrate(env: dict[str, str], log: Path) -> None:
+    """``ninefold db upgrade`` with the app's environment (readiness needs it)."""
+    run_cli(["db", "upgrade"], env, log)
+
+
+_DEMO_USER = re.compile(r"^\s*demo user\s+(\S+@\S+)\s+(\S+)", re.MULTILINE)
+
+
+def seed_demo(env: dict[str, str], log: Path) -> tuple[str, str]:
+    """``ninefold seed-demo`` in a fresh database: the demo user's email and password,
+    parsed from the line ``demo user   <email>  <password>  (owner of ...)``."""
+    output = run_cli(["seed-demo"], env, log)
+    found = _DEMO_USER.search(output)
+    if found is None:
+        raise ServerError(f"'ninefold seed-demo' printed no demo user line; see {log}")
+    return found.group(1), found.group(2)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response: status, headers (lower-case names, repeats kept), body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k == name]
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Answer:
+    """One request on a fresh connection to ``HOST:port``."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        received = [(k.lower(), v) for k, v in response.getheaders()]
+    finally:
+        conn.close()
+    return Answer(response.status, received, data)
 
 
 @dataclass
@@ -122,17 +177,12 @@ class Server:
 
     def probe(self) -> dict[str, str]:
         """One request; check the status and body, return the headers (lower-cased)."""
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-        try:
-            conn.request("GET", PATH)
-            response = conn.getresponse()
-            body = response.read()
-            headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-        if response.status != 200 or body.replace(b" ", b"") != b'{"status":"ok"}':
-            raise ServerError(f"{self.name}: unexpected answer {response.status} {body[:80]!r}")
-        return headers
+        answer = request(self.port, "GET", PATH, timeout=2)
+        if answer.status != 200 or answer.body.replace(b" ", b"") != b'{"status":"ok"}':
+            raise ServerError(
+                f"{self.name}: unexpected answer {answer.status} {answer.body[:80]!r}"
+            )
+        return dict(answer.headers)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time used so far by the server's processes (Linux only)."""

@@ -12,11 +12,14 @@ import msgspec
 import pytest
 
 from core.identity import (
+    ApiKey,
+    ApiKeyRepository,
     AuthSession,
     EmailTakenError,
     Invitation,
     InvitationRepository,
     Membership,
+    Permission,
     SessionRepository,
     StaffRole,
     Team,
@@ -431,3 +434,70 @@ class TeamRepositoryContract:
         await teams.delete(other, two.id)  # not theirs: nothing happens
         await teams.delete(tenant, two.id)
         assert [t.id for t in await teams.list_teams(tenant)] == [one.id]
+
+
+ApiKeyRepositories = tuple[WorkspaceRepository, ApiKeyRepository]
+
+
+def an_api_key(clock: FixedClock, workspace: Workspace, secret_hash: str) -> ApiKey:
+    return ApiKey(
+        id=ids.new("key", clock.now()),
+        workspace_id=workspace.id,
+        name="CI",
+        prefix="nf_key_AbC123",
+        secret_hash=secret_hash,
+        permissions=frozenset({Permission.MEMBERS_READ, Permission.TEAMS_MANAGE}),
+        created_by="usr_creator",
+        created_at=clock.now(),
+        expires_at=clock.now() + timedelta(days=30),
+    )
+
+
+class ApiKeyRepositoryContract:
+    """Provide ``api_key_repositories``: ``(workspaces, api_keys)`` on one unit of work,
+    and ``clock``."""
+
+    async def test_a_key_is_found_by_secret_hash_and_within_its_tenant(
+        self, api_key_repositories: ApiKeyRepositories, clock: FixedClock
+    ) -> None:
+        workspaces, keys = api_key_repositories
+        mine, theirs = a_workspace(clock, "Mine"), a_workspace(clock, "Theirs")
+        await workspaces.add(mine)
+        await workspaces.add(theirs)
+        key = an_api_key(clock, mine, "a" * 64)
+        await keys.add(key)
+
+        assert await keys.find_by_secret_hash("a" * 64) == key
+        assert await keys.find_by_secret_hash("b" * 64) is None
+        assert await keys.get(TenantContext(mine.id), key.id) == key
+        assert await keys.get(TenantContext(theirs.id), key.id) is None
+        assert await keys.list_keys(TenantContext(mine.id)) == [key]
+        assert await keys.list_keys(TenantContext(theirs.id)) == []
+        assert not await keys.revoke(TenantContext(theirs.id), key.id, clock.now())
+
+    async def test_a_key_is_revoked_once_and_its_use_is_recorded(
+        self, api_key_repositories: ApiKeyRepositories, clock: FixedClock
+    ) -> None:
+        workspaces, keys = api_key_repositories
+        workspace = a_workspace(clock)
+        await workspaces.add(workspace)
+        tenant = TenantContext(workspace.id)
+        first = an_api_key(clock, workspace, "1" * 64)
+        clock.advance(timedelta(seconds=1))
+        second = an_api_key(clock, workspace, "2" * 64)
+        await keys.add(second)
+        await keys.add(first)
+
+        clock.advance(timedelta(minutes=1))
+        await keys.touch(first.id, clock.now())
+        assert await keys.revoke(tenant, second.id, clock.now())
+        assert not await keys.revoke(tenant, second.id, clock.now()), "once"
+
+        listed = await keys.list_keys(tenant)
+        assert [k.id for k in listed] == [first.id, second.id], "oldest first"
+        assert listed[0].last_used_at == clock.now()
+        assert listed[0].revoked_at is None
+        assert listed[1].revoked_at == clock.now()
+        found = await keys.find_by_secret_hash("2" * 64)
+        assert found is not None
+        assert found.revoked_at == clock.now()

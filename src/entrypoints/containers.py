@@ -27,6 +27,7 @@ from adapters.sql.database import (
     create_session_factory,
 )
 from adapters.sql.identity.repositories import (
+    SqlApiKeyRepository,
     SqlEmailTokenRepository,
     SqlInvitationRepository,
     SqlRecoveryCodeRepository,
@@ -40,6 +41,7 @@ from adapters.sql.uow import SqlUnitOfWork
 from adapters.zxcvbn.policy import ZxcvbnPasswordPolicy
 from core.identity import (
     AccountService,
+    ApiKeyService,
     IdentityService,
     IdentityThrottle,
     InvitationService,
@@ -165,6 +167,10 @@ def _team_service(*, uow: SqlUnitOfWork, clock: Clock, ids: IdGenerator) -> Team
         clock=clock,
         ids=ids,
     )
+
+
+def _api_key_service(*, session: AsyncSession, clock: Clock, ids: IdGenerator) -> ApiKeyService:
+    return ApiKeyService(keys=SqlApiKeyRepository(session), clock=clock, ids=ids)
 
 
 def _session_policy(settings: Settings) -> SessionPolicy:
@@ -310,6 +316,8 @@ class IdentityContainer(containers.DeclarativeContainer):
         throttle=throttle,
     )
     teams = providers.Factory(_team_service, clock=kernel.clock, ids=kernel.ids)
+    # Takes the SQLAlchemy session: a unit of work's, or a read-only one (authentication).
+    api_keys = providers.Factory(_api_key_service, clock=kernel.clock, ids=kernel.ids)
     session_policy = providers.Singleton(_session_policy, settings=settings)
     dummy_hash = providers.Singleton(_dummy_hash, hasher=password_hasher)
     # Takes the SQLAlchemy session to work in: a unit of work's, or a read-only one.

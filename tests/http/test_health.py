@@ -43,7 +43,7 @@ async def test_ready_is_503_naming_the_migrations_that_are_not_applied(
     checks = {check["name"]: check for check in response.json()["checks"]}
     assert checks["database"]["ok"] is True
     assert checks["migrations"]["ok"] is False
-    assert "identity_0006" in checks["migrations"]["detail"]
+    assert "identity_0007" in checks["migrations"]["detail"]
 
 
 async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings) -> None:

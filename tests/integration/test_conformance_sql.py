@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from adapters.sql.identity.repositories import (
+    SqlApiKeyRepository,
     SqlInvitationRepository,
     SqlSessionRepository,
     SqlTeamRepository,
@@ -17,6 +18,7 @@ from adapters.sql.notifications.outbox import SqlEmailOutbox, list_emails
 from adapters.sql.uow import SqlUnitOfWork
 from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
+    ApiKeyRepositoryContract,
     IdentityRepositoriesContract,
     InvitationRepositoryContract,
     Repositories,
@@ -95,3 +97,12 @@ class TestSqlTeamRepository(TeamRepositoryContract):
                 SqlWorkspaceRepository(uow.session),
                 SqlTeamRepository(uow.session),
             )
+
+
+class TestSqlApiKeyRepository(ApiKeyRepositoryContract):
+    @pytest.fixture
+    async def api_key_repositories(
+        self, container: ApplicationContainer
+    ) -> AsyncIterator[tuple[SqlWorkspaceRepository, SqlApiKeyRepository]]:
+        async with container.unit_of_work() as uow:
+            yield SqlWorkspaceRepository(uow.session), SqlApiKeyRepository(uow.session)

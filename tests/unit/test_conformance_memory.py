@@ -8,6 +8,7 @@ import pytest
 
 from adapters.memory.identity import (
     FastInsecurePasswordHasher,
+    InMemoryApiKeyRepository,
     InMemoryInvitationRepository,
     InMemorySessionRepository,
     InMemoryTeamRepository,
@@ -18,6 +19,7 @@ from adapters.memory.notifications import InMemoryEmailSender
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
 from contracts.ports.email import EmailSenderContract, SentEmails
 from contracts.ports.identity import (
+    ApiKeyRepositoryContract,
     IdentityRepositoriesContract,
     InvitationRepositoryContract,
     Repositories,
@@ -83,3 +85,11 @@ class TestInMemoryTeamRepository(TeamRepositoryContract):
         self,
     ) -> tuple[InMemoryUserRepository, InMemoryWorkspaceRepository, InMemoryTeamRepository]:
         return InMemoryUserRepository(), InMemoryWorkspaceRepository(), InMemoryTeamRepository()
+
+
+class TestInMemoryApiKeyRepository(ApiKeyRepositoryContract):
+    @pytest.fixture
+    def api_key_repositories(
+        self,
+    ) -> tuple[InMemoryWorkspaceRepository, InMemoryApiKeyRepository]:
+        return InMemoryWorkspaceRepository(), InMemoryApiKeyRepository()

@@ -7,7 +7,10 @@ import hmac
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
+
 from core.identity import (
+    ApiKey,
     AuthSession,
     EmailTakenError,
     EmailToken,
@@ -405,3 +408,39 @@ class InMemoryTeamRepository:
     async def remove_from_all(self, tenant: TenantContext, user_id: str) -> None:
         mine = {t.id for t in self.teams.values() if t.workspace_id == tenant.workspace_id}
         self.members = {m for m in self.members if not (m[0] in mine and m[1] == user_id)}
+
+
+class InMemoryApiKeyRepository:
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKey] = {}
+        self.touches = 0
+
+    def _copy(self, key: ApiKey) -> ApiKey:
+        return msgspec.structs.replace(key)
+
+    async def add(self, key: ApiKey) -> None:
+        self.keys[key.id] = self._copy(key)
+
+    async def get(self, tenant: TenantContext, key_id: str) -> ApiKey | None:
+        key = self.keys.get(key_id)
+        return self._copy(key) if key and key.workspace_id == tenant.workspace_id else None
+
+    async def list_keys(self, tenant: TenantContext) -> Sequence[ApiKey]:
+        mine = [self._copy(k) for k in self.keys.values() if k.workspace_id == tenant.workspace_id]
+        return sorted(mine, key=lambda k: (k.created_at, k.id))
+
+    async def find_by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        key = next((k for k in self.keys.values() if k.secret_hash == secret_hash), None)
+        return self._copy(key) if key else None
+
+    async def revoke(self, tenant: TenantContext, key_id: str, at: datetime) -> bool:
+        key = self.keys.get(key_id)
+        if key is None or key.workspace_id != tenant.workspace_id or key.revoked_at is not None:
+            return False
+        key.revoked_at = at
+        return True
+
+    async def touch(self, key_id: str, at: datetime) -> None:
+        if key_id in self.keys:
+            self.keys[key_id].last_used_at = at
+            self.touches += 1

@@ -17,9 +17,17 @@ from core.identity.admin import (
     UsersPage,
     staff_allows,
 )
+from core.identity.api_keys import (
+    API_KEY_TOKEN_PREFIX,
+    ApiKeyCreated,
+    ApiKeyService,
+    api_key_access,
+    is_api_key,
+)
 from core.identity.errors import (
     AccountBannedError,
     AlreadyMemberError,
+    ApiKeyNotFoundError,
     CsrfError,
     EmailTakenError,
     InvalidCredentialsError,
@@ -57,6 +65,8 @@ from core.identity.events import (
 from core.identity.invitations import INVITATION_TOKEN_PREFIX, InvitationService
 from core.identity.model import (
     INVITATION_LIFETIME,
+    ApiKey,
+    ApiKeyPrincipal,
     AuthSession,
     EmailToken,
     Invitation,
@@ -74,6 +84,7 @@ from core.identity.model import (
 )
 from core.identity.permissions import ROLE_PERMISSIONS, Permission, role_allows
 from core.identity.ports import (
+    ApiKeyRepository,
     EmailTokenRepository,
     InvitationRepository,
     PasswordHasher,
@@ -99,6 +110,7 @@ from core.identity.two_factor import Enrollment, TwoFactorService, hash_recovery
 from core.identity.workspaces import WorkspaceAccess, WorkspaceService, workspace_access
 
 __all__ = [
+    "API_KEY_TOKEN_PREFIX",
     "INVITATION_LIFETIME",
     "INVITATION_TOKEN_PREFIX",
     "ROLE_PERMISSIONS",
@@ -108,6 +120,12 @@ __all__ = [
     "AccountService",
     "AlreadyMemberError",
     "AlreadyStaffError",
+    "ApiKey",
+    "ApiKeyCreated",
+    "ApiKeyNotFoundError",
+    "ApiKeyPrincipal",
+    "ApiKeyRepository",
+    "ApiKeyService",
     "AuthSession",
     "BanNotAllowedError",
     "CsrfError",
@@ -182,8 +200,10 @@ __all__ = [
     "WorkspaceRole",
     "WorkspaceService",
     "WrongPasswordError",
+    "api_key_access",
     "hash_recovery_code",
     "hash_token",
+    "is_api_key",
     "new_token",
     "normalize_email",
     "role_allows",

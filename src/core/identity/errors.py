@@ -138,3 +138,8 @@ class TeamNotFoundError(NotFoundError):
 class TeamNameTakenError(ConflictError):
     type = "identity/team-name-taken"
     title = "The workspace already has a team with this name."
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    type = "identity/api-key-not-found"
+    title = "There is no such API key in this workspace."

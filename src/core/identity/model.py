@@ -22,6 +22,21 @@ class WorkspaceRole(enum.StrEnum):
     VIEWER = "viewer"
 
 
+class Permission(enum.StrEnum):
+    """What a workspace role (or an API key) may do; see ``permissions``."""
+
+    WORKSPACE_READ = "workspace:read"
+    WORKSPACE_UPDATE = "workspace:update"
+    WORKSPACE_DELETE = "workspace:delete"
+    MEMBERS_READ = "members:read"
+    MEMBERS_INVITE = "members:invite"
+    MEMBERS_MANAGE = "members:manage"
+    TEAMS_MANAGE = "teams:manage"
+    BILLING_READ = "billing:read"
+    BILLING_MANAGE = "billing:manage"
+    API_KEYS_MANAGE = "api_keys:manage"
+
+
 class StaffRole(enum.StrEnum):
     """Platform staff roles: a separate axis from workspace roles."""
 
@@ -184,3 +199,33 @@ class Team(msgspec.Struct, kw_only=True):
     name: str
     created_at: datetime
     member_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    """A workspace API key: it acts for its workspace only, with the permissions it was
+    given. Only the hash of its secret is kept, with the secret's first characters
+    (``prefix``) to recognise it in lists."""
+
+    id: str
+    workspace_id: str
+    name: str
+    prefix: str
+    secret_hash: str
+    permissions: frozenset[Permission]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def needs_touch(self, now: datetime, every: timedelta) -> bool:
+        return self.last_used_at is None or now - self.last_used_at >= every
+
+
+class ApiKeyPrincipal(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a request authenticated by an API key acts as: the key, not a user."""
+
+    key: ApiKey

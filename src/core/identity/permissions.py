@@ -3,22 +3,9 @@ cases check it again, so a new entrypoint (CLI, job) cannot forget it."""
 
 from __future__ import annotations
 
-import enum
+from core.identity.model import Permission, WorkspaceRole
 
-from core.identity.model import WorkspaceRole
-
-
-class Permission(enum.StrEnum):
-    WORKSPACE_READ = "workspace:read"
-    WORKSPACE_UPDATE = "workspace:update"
-    WORKSPACE_DELETE = "workspace:delete"
-    MEMBERS_READ = "members:read"
-    MEMBERS_INVITE = "members:invite"
-    MEMBERS_MANAGE = "members:manage"
-    TEAMS_MANAGE = "teams:manage"
-    BILLING_READ = "billing:read"
-    BILLING_MANAGE = "billing:manage"
-    API_KEYS_MANAGE = "api_keys:manage"
+__all__ = ["ROLE_PERMISSIONS", "Permission", "role_allows"]
 
 
 _READ = {Permission.WORKSPACE_READ, Permission.MEMBERS_READ}

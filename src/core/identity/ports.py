@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.identity.model import (
+    ApiKey,
     AuthSession,
     EmailToken,
     Invitation,
@@ -257,4 +258,31 @@ class TeamRepository(Protocol):
 
     async def remove_from_all(self, tenant: TenantContext, user_id: str) -> None:
         """Take the user out of every team of the tenant (they left the workspace)."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """Workspace API keys. Listing, reading and revoking are scoped to the tenant; a key
+    is found by the hash of its secret alone (the secret is the credential)."""
+
+    async def add(self, key: ApiKey) -> None: ...
+
+    async def get(self, tenant: TenantContext, key_id: str) -> ApiKey | None:
+        """One of the tenant's keys (in any state); another workspace's is None."""
+        ...
+
+    async def list_keys(self, tenant: TenantContext) -> Sequence[ApiKey]:
+        """The tenant's keys in any state, oldest first."""
+        ...
+
+    async def find_by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        """The key with this secret hash, in any state, in one indexed read."""
+        ...
+
+    async def revoke(self, tenant: TenantContext, key_id: str, at: datetime) -> bool:
+        """Revoke one of the tenant's unrevoked keys; False if there was none."""
+        ...
+
+    async def touch(self, key_id: str, at: datetime) -> None:
+        """Record that the key was used at ``at``."""
         ...

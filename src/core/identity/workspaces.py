@@ -22,7 +22,7 @@ from core.identity.events import (
     WorkspacePurged,
 )
 from core.identity.model import Membership, Workspace, WorkspaceRole
-from core.identity.permissions import Permission, role_allows
+from core.identity.permissions import ROLE_PERMISSIONS, Permission, role_allows
 from core.identity.ports import TeamRepository, WorkspaceRepository
 from core.identity.service import WORKSPACE_NAME_MAX_LENGTH
 from core.kernel import Clock, PermissionDeniedError, TenantContext, UnitOfWork, ValidationError
@@ -31,14 +31,39 @@ DELETION_GRACE = timedelta(days=30)
 
 
 class WorkspaceAccess:
-    """A member acting in a workspace: the tenant context plus their membership."""
+    """A member acting in a workspace: the tenant context plus their membership.
 
-    def __init__(self, workspace: Workspace, membership: Membership) -> None:
+    ``permissions``, when given, replaces what the membership's role allows: an API key
+    acts with the permissions it was given (see ``api_keys.api_key_access``)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        membership: Membership,
+        permissions: frozenset[Permission] | None = None,
+    ) -> None:
         self.workspace = workspace
         self.membership = membership
         self.tenant = TenantContext(workspace.id, actor_id=membership.user_id)
+        self._permissions = permissions
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        if self._permissions is not None:
+            return self._permissions
+        return ROLE_PERMISSIONS[self.membership.role]
+
+    @property
+    def via_api_key(self) -> bool:
+        return self._permissions is not None
 
     def require(self, permission: Permission) -> None:
+        if self._permissions is not None:
+            if permission not in self._permissions:
+                raise PermissionDeniedError(
+                    f"this API key lacks '{permission}'", permission=permission.value
+                )
+            return
         if not role_allows(self.membership.role, permission):
             raise PermissionDeniedError(
                 f"your role '{self.membership.role}' lacks '{permission}'",

@@ -20,6 +20,7 @@ from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
 from entrypoints.http.health import HealthController
 from entrypoints.http.identity.admin import AdminController
+from entrypoints.http.identity.api_keys import ApiKeysController
 from entrypoints.http.identity.invitations import (
     InvitationAcceptController,
     InvitationsController,
@@ -67,6 +68,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         InvitationsController,
         InvitationAcceptController,
         TeamsController,
+        ApiKeysController,
         AdminController,
     ]
 

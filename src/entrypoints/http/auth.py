@@ -4,6 +4,10 @@ Browsers get the session token in an HttpOnly cookie and must echo a CSRF token 
 from the session, never stored) in ``X-CSRF-Token`` on unsafe methods. API clients send
 ``Authorization: Bearer <token>`` and need no CSRF token: a bearer token is never sent
 by a browser on its own. A request that carries both is judged by its bearer token.
+
+A bearer token that is a workspace API key (``nf_key_...``) is never a user: routes for
+signed-in users answer 401 to it, and only the workspace routes accept it (see
+``authenticate_api_key`` and ``tenant_guard``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
 
-from core.identity import CsrfError, Principal, SessionService, SignedIn, UnauthenticatedError
+from core.identity import (
+    ApiKeyPrincipal,
+    ApiKeyService,
+    CsrfError,
+    Principal,
+    SessionService,
+    SignedIn,
+    UnauthenticatedError,
+    is_api_key,
+)
 from entrypoints.containers import ApplicationContainer
 from entrypoints.logging import add_log_context
 
@@ -53,7 +66,7 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Principal
     container: ApplicationContainer = request.app.state.container
     principal = None
     credentials = _credentials(request)
-    if credentials is not None:
+    if credentials is not None and not (credentials[0] == "bearer" and is_api_key(credentials[1])):
         via, token = credentials
         async with container.database.read_session_factory()() as session:
             service: SessionService = container.identity.sessions(session=session)
@@ -66,6 +79,45 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Principal
             add_log_context(user_id=principal.user.id, session_id=principal.session.id)
     request.scope["state"]["principal"] = principal
     return principal
+
+
+async def authenticate_api_key(
+    request: ASGIConnection[Any, Any, Any, Any],
+) -> ApiKeyPrincipal | None:
+    """The API key the request's bearer token is (cached on the request), or None: no
+    bearer token, not an API key, or an unknown, expired or revoked one."""
+    if "api_key_principal" in request.scope["state"]:
+        cached: ApiKeyPrincipal | None = request.scope["state"]["api_key_principal"]
+        return cached
+    principal = None
+    credentials = _credentials(request)
+    if credentials is not None and credentials[0] == "bearer" and is_api_key(credentials[1]):
+        container: ApplicationContainer = request.app.state.container
+        async with container.database.read_session_factory()() as session:
+            service: ApiKeyService = container.identity.api_keys(session=session)
+            principal = await service.authenticate(credentials[1])
+        if principal is not None:
+            if service.needs_touch(principal):
+                await _touch_api_key(container, principal)
+            add_log_context(api_key_id=principal.key.id)
+    request.scope["state"]["api_key_principal"] = principal
+    return principal
+
+
+def bears_api_key(request: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request's bearer token is shaped like an API key (valid or not)."""
+    credentials = _credentials(request)
+    return credentials is not None and credentials[0] == "bearer" and is_api_key(credentials[1])
+
+
+async def _touch_api_key(container: ApplicationContainer, principal: ApiKeyPrincipal) -> None:
+    """Record the key's use, at most every few minutes. Best effort, like ``_touch``."""
+    try:
+        async with container.unit_of_work() as uow:
+            await container.identity.api_keys(session=uow.session).touch(principal)
+            await uow.commit()
+    except Exception:
+        logger.warning("could not record use of API key %s", principal.key.id, exc_info=True)
 
 
 def _check_csrf(

@@ -144,3 +144,27 @@ team_members = Table(
     ),
     Index("ix_identity_team_members_user_id", "user_id"),
 )
+
+api_keys = Table(
+    "identity_api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "workspace_id",
+        String(40),
+        ForeignKey("identity_workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(20), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    # The permission values, sorted, separated by spaces.
+    Column("permissions", String(500), nullable=False),
+    # No foreign key: the key outlives its creator's account (or is made by a key).
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Index("ix_identity_api_keys_workspace_id", "workspace_id"),
+)

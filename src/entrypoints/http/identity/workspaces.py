@@ -26,11 +26,17 @@ from core.identity import (
     WorkspaceAccess,
     WorkspaceRole,
     WorkspaceService,
+    api_key_access,
     workspace_access,
 )
 from core.identity import Workspace as WorkspaceModel
 from entrypoints.containers import ApplicationContainer
-from entrypoints.http.auth import authenticate, provide_principal
+from entrypoints.http.auth import (
+    authenticate,
+    authenticate_api_key,
+    bears_api_key,
+    provide_principal,
+)
 from entrypoints.logging import add_log_context
 
 Uow = NamedDependency[SqlUnitOfWork]
@@ -46,13 +52,19 @@ class WorkspaceOut(msgspec.Struct):
     permissions: list[str]
 
     @classmethod
-    def of(cls, workspace: WorkspaceModel, membership: Membership) -> WorkspaceOut:
+    def of(
+        cls,
+        workspace: WorkspaceModel,
+        membership: Membership,
+        permissions: frozenset[Permission] | None = None,
+    ) -> WorkspaceOut:
+        allowed = ROLE_PERMISSIONS[membership.role] if permissions is None else permissions
         return cls(
             id=workspace.id,
             name=workspace.name,
             role=membership.role.value,
             created_at=workspace.created_at,
-            permissions=sorted(p.value for p in ROLE_PERMISSIONS[membership.role]),
+            permissions=sorted(p.value for p in allowed),
         )
 
 
@@ -91,21 +103,33 @@ async def tenant_guard(
 ) -> None:
     """Before anything else of the request (the body included) is looked at: the
     signed-in user must belong to the workspace in the path (404 otherwise, whether it
-    exists or not) and hold the permission the route declares in ``opt`` (403)."""
+    exists or not) and hold the permission the route declares in ``opt`` (403). An API
+    key must be the workspace's own (404 otherwise) and hold that permission (403; a
+    route that declares none is for users only)."""
     workspace_id = connection.path_params.get("workspace_id")
     if workspace_id is None:
+        return
+    permission = handler.opt.get("permission")
+    required = Permission(permission) if permission else None
+    container: ApplicationContainer = connection.app.state.container
+    if bears_api_key(connection):
+        # An API key: its own workspace only, and only the permissions it was given.
+        key = await authenticate_api_key(connection)
+        if key is None:
+            raise UnauthenticatedError(headers={"WWW-Authenticate": 'Bearer realm="ninefold"'})
+        async with container.database.read_session_factory()() as session:
+            access = await api_key_access(
+                SqlWorkspaceRepository(session), key, str(workspace_id), required
+            )
+        connection.scope["state"]["workspace_access"] = access
+        add_log_context(workspace_id=access.workspace.id)
         return
     principal = await authenticate(connection)
     if principal is None:
         raise UnauthenticatedError(headers={"WWW-Authenticate": 'Bearer realm="ninefold"'})
-    permission = handler.opt.get("permission")
-    container: ApplicationContainer = connection.app.state.container
     async with container.database.read_session_factory()() as session:
         access = await workspace_access(
-            SqlWorkspaceRepository(session),
-            principal.user.id,
-            str(workspace_id),
-            Permission(permission) if permission else None,
+            SqlWorkspaceRepository(session), principal.user.id, str(workspace_id), required
         )
     connection.scope["state"]["workspace_access"] = access
     add_log_context(workspace_id=access.workspace.id)
@@ -152,7 +176,7 @@ class WorkspacesController(Controller):
         "/{workspace_id:str}", summary="One of my workspaces", opt={"permission": "workspace:read"}
     )
     async def read(self, access: Access) -> WorkspaceOut:
-        return WorkspaceOut.of(access.workspace, access.membership)
+        return WorkspaceOut.of(access.workspace, access.membership, access.permissions)
 
     @patch(
         "/{workspace_id:str}", summary="Rename a workspace", opt={"permission": "workspace:update"}
@@ -162,7 +186,7 @@ class WorkspacesController(Controller):
     ) -> WorkspaceOut:
         if data.name is not msgspec.UNSET:
             await _service(state, uow).rename(access, data.name)
-        return WorkspaceOut.of(access.workspace, access.membership)
+        return WorkspaceOut.of(access.workspace, access.membership, access.permissions)
 
     @delete(
         "/{workspace_id:str}",

@@ -1,5 +1,6 @@
 """SQL repositories of the identity system, one module per aggregate."""
 
+from adapters.sql.identity.repositories.api_keys import SqlApiKeyRepository
 from adapters.sql.identity.repositories.invitations import SqlInvitationRepository
 from adapters.sql.identity.repositories.sessions import SqlSessionRepository
 from adapters.sql.identity.repositories.teams import SqlTeamRepository
@@ -11,6 +12,7 @@ from adapters.sql.identity.repositories.users import SqlUserRepository
 from adapters.sql.identity.repositories.workspaces import SqlWorkspaceRepository
 
 __all__ = [
+    "SqlApiKeyRepository",
     "SqlEmailTokenRepository",
     "SqlInvitationRepository",
     "SqlRecoveryCodeRepository",
