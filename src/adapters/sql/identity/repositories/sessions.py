@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.identity.repositories.rows import (
@@ -16,6 +16,7 @@ from adapters.sql.identity.tables import (
     sessions,
     users,
 )
+from adapters.sql.types import UTCDateTime
 from core.identity import (
     AuthSession,
     User,
@@ -58,6 +59,19 @@ def _live(now: datetime) -> Any:
     )
 
 
+# Built once: this runs on every authenticated request, and building the statement (and
+# its cache key) cost more than running it.
+_NOW = bindparam("now", type_=UTCDateTime())
+_FIND_ACTIVE = (
+    select(*_SESSION_COLUMNS, *_USER_COLUMNS)
+    .join(users, users.c.id == sessions.c.user_id)
+    .where(sessions.c.token_hash == bindparam("token_hash"))
+    .where(sessions.c.revoked_at.is_(None))
+    .where(sessions.c.expires_at > _NOW)
+    .where(sessions.c.idle_expires_at > _NOW)
+)
+
+
 class SqlSessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -79,13 +93,8 @@ class SqlSessionRepository:
         )
 
     async def find_active(self, token_hash: str, now: datetime) -> tuple[AuthSession, User] | None:
-        query = (
-            select(*_SESSION_COLUMNS, *_USER_COLUMNS)
-            .join(users, users.c.id == sessions.c.user_id)
-            .where(sessions.c.token_hash == token_hash)
-            .where(_live(now))
-        )
-        row = (await self._session.execute(query)).first()
+        parameters = {"token_hash": token_hash, "now": now}
+        row = (await self._session.execute(_FIND_ACTIVE, parameters)).first()
         return (_session(row), user_from_row(_Prefixed(row))) if row else None
 
     async def get(self, user_id: str, session_id: str) -> AuthSession | None:
