@@ -8,14 +8,12 @@ Every path pays for one password hash, so timing does not tell either.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from urllib.parse import quote
 
 from core.identity.errors import (
     EmailTakenError,
     InvalidEmailError,
     InvalidTokenError,
-    WeakPasswordError,
 )
 from core.identity.events import EmailVerified, PasswordReset, UserRegistered
 from core.identity.model import (
@@ -32,7 +30,7 @@ from core.identity.ports import (
     SessionRepository,
     UserRepository,
 )
-from core.identity.service import check_password
+from core.identity.service import check_new_password
 from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.kernel import Clock, IdGenerator, UnitOfWork
@@ -69,18 +67,12 @@ class AccountService:
         self._public_url = public_url.rstrip("/")
         self._throttle = throttle
 
-    def _check_new_password(self, password: str, user_inputs: Sequence[str]) -> None:
-        check_password(password)
-        problems = self._policy.problems(password, user_inputs)
-        if problems:
-            raise WeakPasswordError(" ".join(problems), field="password", problems=problems)
-
     async def sign_up(self, email: str, password: str, name: str = "", *, ip: str = "") -> None:
         """Create an unverified account and send its verification link; if the email is
         taken, tell its owner by email instead. The caller learns nothing either way."""
         await self._throttle.sign_up(ip)
         normalized = normalize_email(email)
-        self._check_new_password(password, [normalized, normalized.split("@")[0], name])
+        check_new_password(self._policy, password, normalized, name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         existing = await self._users.get_by_email(normalized)
         if existing is not None:
@@ -138,7 +130,7 @@ class AccountService:
         user = await self._users.get(found.user_id)
         if user is None:
             raise InvalidTokenError()
-        self._check_new_password(new_password, [user.email, user.email.split("@")[0], user.name])
+        check_new_password(self._policy, new_password, user.email, user.name)
         password_hash = await asyncio.to_thread(self._hasher.hash, new_password)
         await self._use(token, TokenPurpose.RESET_PASSWORD)
         now = self._clock.now()

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import msgspec
 
-from core.identity.errors import EmailTakenError, WeakPasswordError
+from core.identity.errors import EmailTakenError
 from core.identity.events import UserBanned, UserRegistered, UserUnbanned
 from core.identity.model import StaffRole, User, normalize_email
 from core.identity.ports import PasswordHasher, PasswordPolicy, SessionRepository, UserRepository
-from core.identity.service import USER_NAME_MAX_LENGTH, check_password
+from core.identity.service import USER_NAME_MAX_LENGTH, check_new_password
 from core.kernel import (
     Clock,
     ConflictError,
@@ -217,10 +217,7 @@ class StaffService:
         if password is None:
             raise ValidationError("a new staff account needs a password", field="password")
         name = name.strip()[:USER_NAME_MAX_LENGTH] or normalized.split("@")[0]
-        check_password(password)
-        problems = self._policy.problems(password, [normalized, normalized.split("@")[0], name])
-        if problems:
-            raise WeakPasswordError(" ".join(problems), field="password", problems=problems)
+        check_new_password(self._policy, password, normalized, name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         now = self._clock.now()
         user = User(

@@ -18,7 +18,6 @@ from core.identity.errors import (
     InvitationEmailMismatchError,
     InvitationNotFoundError,
     UnauthenticatedError,
-    WeakPasswordError,
 )
 from core.identity.events import EmailVerified, MemberAdded, UserRegistered
 from core.identity.model import (
@@ -39,7 +38,7 @@ from core.identity.ports import (
     UserRepository,
     WorkspaceRepository,
 )
-from core.identity.service import check_password
+from core.identity.service import check_new_password
 from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.identity.workspaces import WorkspaceAccess
@@ -151,10 +150,7 @@ class InvitationService:
                 headers={"WWW-Authenticate": 'Bearer realm="ninefold"'},
             )
         email = invitation.email
-        check_password(password)
-        problems = self._policy.problems(password, [email, email.split("@")[0], name])
-        if problems:
-            raise WeakPasswordError(" ".join(problems), field="password", problems=problems)
+        check_new_password(self._policy, password, email, name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         now = self._clock.now()
         user = User(

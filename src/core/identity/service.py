@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.identity.errors import EmailTakenError, InvalidPasswordError
+from core.identity.errors import EmailTakenError, InvalidPasswordError, WeakPasswordError
 from core.identity.events import MemberAdded, UserRegistered, WorkspaceCreated
 from core.identity.model import (
     Membership,
@@ -14,7 +14,12 @@ from core.identity.model import (
     WorkspaceRole,
     normalize_email,
 )
-from core.identity.ports import PasswordHasher, UserRepository, WorkspaceRepository
+from core.identity.ports import (
+    PasswordHasher,
+    PasswordPolicy,
+    UserRepository,
+    WorkspaceRepository,
+)
 from core.kernel import (
     Clock,
     IdGenerator,
@@ -35,6 +40,15 @@ def check_password(password: str) -> None:
         raise InvalidPasswordError(
             f"use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters", field="password"
         )
+
+
+def check_new_password(policy: PasswordPolicy, password: str, email: str, name: str = "") -> None:
+    """A password someone chooses: 8 to 256 characters, and nothing the policy objects
+    to (common, guessable, built from the email or name)."""
+    check_password(password)
+    problems = policy.problems(password, [email, email.split("@", maxsplit=1)[0], name])
+    if problems:
+        raise WeakPasswordError(" ".join(problems), field="password", problems=problems)
 
 
 class IdentityService:
