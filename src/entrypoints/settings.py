@@ -69,6 +69,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     password_hasher: Literal["argon2", "fast-insecure"] = "argon2"
     session_idle_hours: int = 24 * 7
     session_absolute_days: int = 30
+    session_cache_seconds: float = 2.0
     staff_require_2fa: bool = False  # production requires it whatever this says
 
     payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
@@ -204,6 +205,8 @@ def check_settings(settings: Settings) -> list[str]:
             f"{env_name('session_idle_hours')} and {env_name('session_absolute_days')} "
             "must be at least 1"
         )
+    if not 0 <= settings.session_cache_seconds <= 60:
+        problems.append(f"{env_name('session_cache_seconds')} must be between 0 and 60")
     if settings.max_body_bytes < 1024:
         problems.append(f"{env_name('max_body_bytes')} must be at least 1024")
     for (selector, provider), keys in PROVIDER_KEYS.items():

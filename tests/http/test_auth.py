@@ -255,3 +255,24 @@ async def test_the_session_records_device_and_address(client: httpx.AsyncClient,
 
     assert sessions.json()[0]["user_agent"] == "Firefox/140 on Linux"
     assert sessions.json()[0]["ip"]
+
+
+async def test_a_safe_request_may_reuse_the_principal_for_a_moment_but_a_write_never_does(
+    client: httpx.AsyncClient, container: ApplicationContainer, clock: FixedClock, ada: str
+) -> None:
+    from sqlalchemy import update
+
+    from adapters.sql.identity.tables import sessions
+
+    token = (await sign_in(client, transport="bearer")).json()["token"]
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
+    async with container.unit_of_work() as uow:  # revoked behind this process's back
+        await uow.session.execute(update(sessions).values(revoked_at=clock.now()))
+        await uow.commit()
+
+    cached = await client.get("/api/v1/me", headers=bearer(token))
+    write = await client.patch("/api/v1/me", json={"name": "x"}, headers=bearer(token))
+
+    assert cached.status_code == 200, "within NINEFOLD_SESSION_CACHE_SECONDS"
+    assert write.status_code == 401, "unsafe methods always read the database"
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401

@@ -28,6 +28,7 @@ from entrypoints.http.identity.invitations import (
 from entrypoints.http.identity.routes import AuthController, MeController, TwoFactorController
 from entrypoints.http.identity.teams import TeamsController
 from entrypoints.http.identity.workspaces import WorkspacesController
+from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
@@ -103,7 +104,12 @@ def create_app(
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,
-        state=State({"container": container}),
+        state=State(
+            {
+                "container": container,
+                "principal_cache": PrincipalCache(settings.session_cache_seconds),
+            }
+        ),
         debug=False,
         logging_config=None,
     )

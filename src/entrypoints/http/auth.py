@@ -29,9 +29,11 @@ from core.identity import (
     SessionService,
     SignedIn,
     UnauthenticatedError,
+    hash_token,
     is_api_key,
 )
 from entrypoints.containers import ApplicationContainer
+from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.logging import add_log_context
 
 logger = logging.getLogger("ninefold.auth")
@@ -68,17 +70,40 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Principal
     credentials = _credentials(request)
     if credentials is not None and not (credentials[0] == "bearer" and is_api_key(credentials[1])):
         via, token = credentials
-        async with container.database.read_session_factory()() as session:
-            service: SessionService = container.identity.sessions(session=session)
-            principal = await service.authenticate(token)
+        cache = principal_cache(request)
+        safe = request.scope.get("method") in SAFE_METHODS
+        token_hash = hash_token(token)
+        if not safe:
+            cache.forget(token_hash)
+        principal = cache.get(token_hash) if safe else None
+        now = container.kernel.clock().now()
+        if principal is not None and not principal.session.is_active(now):
+            cache.forget(token_hash)
+            principal = None
+        if principal is None:
+            async with container.database.read_session_factory()() as session:
+                service: SessionService = container.identity.sessions(session=session)
+                principal = await service.authenticate(token)
+            if principal is not None and safe:
+                cache.put(token_hash, principal)
         if principal is not None:
-            if via == "cookie" and request.scope.get("method") not in SAFE_METHODS:
+            if not safe:
+                # This request may change the user or their sessions: let no cached copy
+                # outlive it in this process.
+                cache.forget_user(principal.user.id)
+            if via == "cookie" and not safe:
                 _check_csrf(request, container.settings().secret_key, principal)
-            if service.needs_touch(principal):
+            if principal.session.needs_touch(now, container.identity.session_policy()):
+                cache.forget(token_hash)
                 await _touch(container, principal)
             add_log_context(user_id=principal.user.id, session_id=principal.session.id)
     request.scope["state"]["principal"] = principal
     return principal
+
+
+def principal_cache(request: ASGIConnection[Any, Any, Any, Any]) -> PrincipalCache:
+    cache: PrincipalCache = request.app.state.principal_cache
+    return cache
 
 
 async def authenticate_api_key(

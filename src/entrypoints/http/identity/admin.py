@@ -33,9 +33,15 @@ from core.identity.admin import USERS_PAGE_DEFAULT, USERS_PAGE_MAX
 from core.kernel import NotFoundError
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import authenticate, provide_principal
+from entrypoints.http.principal_cache import PrincipalCache
 
 Uow = NamedDependency[SqlUnitOfWork]
 CurrentPrincipal = NamedDependency[Principal]
+
+
+def principal_cache_of(state: State) -> PrincipalCache:
+    cache: PrincipalCache = state.principal_cache
+    return cache
 
 
 class AdminUserOut(msgspec.Struct):
@@ -135,6 +141,7 @@ class AdminController(Controller):
         uow: Uow,
     ) -> AdminUserOut:
         user = await _staff(state, uow).ban(principal.user, user_id, data.reason)
+        principal_cache_of(state).forget_user(user_id)
         return AdminUserOut.of(user)
 
     @post(

@@ -45,6 +45,7 @@ from entrypoints.http.identity.schemas import (
     TwoFactorEnrollmentOut,
     TwoFactorSignIn,
 )
+from entrypoints.http.principal_cache import PrincipalCache
 
 Uow = NamedDependency[SqlUnitOfWork]
 CurrentPrincipal = NamedDependency[Principal]
@@ -162,6 +163,9 @@ class AuthController(Controller):
     ) -> None:
         ip = _client(request)["ip"]
         await _accounts(state, uow).reset_password(data.token, data.password, ip=ip)
+        # Whose sessions ended is known only to the use case: forget every cached one.
+        cache: PrincipalCache = state.principal_cache
+        cache.clear()
 
     @post(
         "/sign-in",
