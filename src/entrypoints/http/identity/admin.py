@@ -88,7 +88,7 @@ async def staff_guard(
     container: ApplicationContainer = connection.app.state.container
     if container.settings().staff_need_2fa and not principal.user.two_factor_enabled:
         raise StaffTwoFactorRequiredError(
-            "turn on two-factor authentication (/api/v1/me/two-factor) to use the staff endpoints"
+            "turn on two-factor authentication (/api/v1/me/2fa) to use the staff endpoints"
         )
 
 
