@@ -7,6 +7,7 @@ so one start-up names all that is wrong at once.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -66,6 +67,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_body_bytes: int = 2 * 1024 * 1024
     allowed_hosts: list[str] = msgspec.field(default_factory=lambda: ["*"])
     cors_origins: list[str] = msgspec.field(default_factory=list)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks).
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
     password_hasher: Literal["argon2", "fast-insecure"] = "argon2"
     session_idle_hours: int = 24 * 7
     session_absolute_days: int = 30
@@ -193,8 +196,8 @@ def _explain(annotation: Any, exc: msgspec.ValidationError) -> str:
     return str(exc)
 
 
-def check_settings(settings: Settings) -> list[str]:
-    """Everything that stops a start: ranges, missing provider keys, weak secrets."""
+def _value_problems(settings: Settings) -> list[str]:
+    """Values out of their range or form."""
     problems: list[str] = []
     if not 0 < settings.port < 65536:
         problems.append(f"{env_name('port')} must be between 1 and 65535")
@@ -207,8 +210,21 @@ def check_settings(settings: Settings) -> list[str]:
         )
     if not 0 <= settings.session_cache_seconds <= 60:
         problems.append(f"{env_name('session_cache_seconds')} must be between 0 and 60")
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(
+                f"{env_name('trusted_proxies')}: {proxy!r} is not an address or network"
+            )
     if settings.max_body_bytes < 1024:
         problems.append(f"{env_name('max_body_bytes')} must be at least 1024")
+    return problems
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Everything that stops a start: ranges, missing provider keys, weak secrets."""
+    problems = _value_problems(settings)
     for (selector, provider), keys in PROVIDER_KEYS.items():
         if getattr(settings, selector) != provider:
             continue

@@ -171,3 +171,8 @@ def test_links_default_to_the_served_address() -> None:
     settings = load_settings({"NINEFOLD_PORT": "8123"}, env_file=None)
 
     assert settings.effective_public_url == "http://127.0.0.1:8123"
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    with pytest.raises(ConfigurationError, match=r"'proxy\.internal' is not an address or network"):
+        load_settings({"NINEFOLD_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, env_file=None)

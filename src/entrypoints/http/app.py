@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from adapters.sql.migrations.runner import script_heads
 from entrypoints.containers import ApplicationContainer, close_container
+from entrypoints.http.client import parse_networks
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
 from entrypoints.http.health import HealthController
@@ -108,6 +109,7 @@ def create_app(
             {
                 "container": container,
                 "principal_cache": PrincipalCache(settings.session_cache_seconds),
+                "trusted_proxies": parse_networks(settings.trusted_proxies),
             }
         ),
         debug=False,

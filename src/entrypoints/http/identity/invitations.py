@@ -24,6 +24,7 @@ from core.identity import (
 )
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import authenticate, csrf_token, provide_principal, session_cookies
+from entrypoints.http.client import client_of
 from entrypoints.http.identity.schemas import Email, Me, Password, SessionOut
 from entrypoints.http.identity.workspaces import WorkspaceOut, provide_access, tenant_guard
 
@@ -87,10 +88,7 @@ def _service(state: State, uow: SqlUnitOfWork) -> InvitationService:
 
 
 def _client(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {
-        "ip": request.client.host if request.client else "",
-        "user_agent": request.headers.get("user-agent", ""),
-    }
+    return client_of(request)
 
 
 class InvitationsController(Controller):

@@ -26,6 +26,7 @@ from entrypoints.http.auth import (
     provide_principal,
     session_cookies,
 )
+from entrypoints.http.client import client_of
 from entrypoints.http.identity.schemas import (
     Accepted,
     ForgotPassword,
@@ -62,10 +63,7 @@ def _sessions(state: State, uow: SqlUnitOfWork) -> SessionService:
 
 
 def _client(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {
-        "ip": request.client.host if request.client else "",
-        "user_agent": request.headers.get("user-agent", ""),
-    }
+    return client_of(request)
 
 
 def _accounts(state: State, uow: SqlUnitOfWork) -> AccountService:
