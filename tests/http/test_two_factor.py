@@ -229,3 +229,27 @@ async def test_regenerating_recovery_codes_replaces_them(
         "/api/v1/auth/sign-in/two-factor", json={"challenge": challenge, "recovery_code": old[1]}
     )
     assert stale.status_code == 400
+
+
+async def test_disabling_ends_every_other_session_and_keeps_this_one(
+    client: httpx.AsyncClient, ada: str, clock: FixedClock
+) -> None:
+    secret, _, token = await enable_two_factor(client, clock)
+    challenge = (await sign_in(client)).json()["challenge"]
+    other = await client.post(
+        "/api/v1/auth/sign-in/two-factor",
+        json={
+            "challenge": challenge,
+            "code": totp_code(secret, clock.now()),
+            "transport": "bearer",
+        },
+    )
+    other_token = other.json()["token"]
+
+    response = await client.post(
+        "/api/v1/me/2fa/disable", json={"password": PASSWORD}, headers=bearer(token)
+    )
+
+    assert response.status_code == 204
+    assert (await client.get("/api/v1/me", headers=bearer(other_token))).status_code == 401
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200

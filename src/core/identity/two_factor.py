@@ -125,12 +125,15 @@ class TwoFactorService:
         return await self._new_recovery_codes(user.id)
 
     async def disable(self, principal: Principal, password: str, *, ip: str = "") -> None:
+        """Turn two-factor off. Every other session ends: they may have been opened by
+        someone who had the second factor and should lose it with it."""
         user = await self._current(principal)
         if user.totp_secret is None:
             raise TwoFactorStateError("two-factor authentication is off")
         await self._check_password(user, password, ip)
         await self._users.set_totp(user.id, None)
         await self._codes.delete_all(user.id)
+        await self._sessions.revoke_other_sessions(principal)
 
     async def regenerate_recovery_codes(
         self, principal: Principal, password: str, *, ip: str = ""
