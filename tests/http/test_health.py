@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from adapters.sql.migrations.runner import downgrade
 from entrypoints.containers import ApplicationContainer, build_container, close_container
@@ -61,3 +62,37 @@ async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings)
     checks = {check["name"]: check for check in response.json()["checks"]}
     assert checks["database"]["ok"] is False
     assert checks["database"]["detail"]
+
+
+async def test_with_redis_rate_limits_ready_checks_redis_too(settings: Settings) -> None:
+    unreachable = settings_with(
+        settings, rate_limit_storage="redis", redis_url="redis://127.0.0.1:1/0"
+    )
+    container = build_container(unreachable)
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            response = await client.get("/health/ready")
+    finally:
+        await close_container(container)
+
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["rate_limits"]["ok"] is False
+    assert checks["database"]["ok"] is True
+
+
+@pytest.mark.redis
+async def test_a_reachable_redis_passes_the_rate_limits_check(
+    settings: Settings, redis_url: str
+) -> None:
+    container = build_container(
+        settings_with(settings, rate_limit_storage="redis", redis_url=redis_url)
+    )
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            response = await client.get("/health/ready")
+    finally:
+        await close_container(container)
+
+    assert response.status_code == 200
+    assert {c["name"] for c in response.json()["checks"]} >= {"rate_limits"}

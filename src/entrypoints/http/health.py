@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from sqlalchemy import text
 
+from adapters.limits.limiter import LimitsRateLimiter
 from adapters.sql.migrations.runner import current_revisions
 from entrypoints.containers import ApplicationContainer
 
@@ -50,6 +51,14 @@ async def _migrations(container: ApplicationContainer, heads: frozenset[str]) ->
     return Check("migrations", True)
 
 
+async def _rate_limits(container: ApplicationContainer) -> Check:
+    """Only with Redis storage. The limiter fails open, so the app still serves without
+    it, but unthrottled: operators should know."""
+    limiter = container.kernel.rate_limiter()
+    healthy = await limiter.healthy() if isinstance(limiter, LimitsRateLimiter) else True
+    return Check("rate_limits", healthy, None if healthy else "Redis does not answer")
+
+
 async def _timed(name: str, check: Any) -> Check:
     try:
         result: Check = await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
@@ -77,12 +86,13 @@ class HealthController(Controller):
     async def ready(self, state: State) -> Response[Readiness]:
         container: ApplicationContainer = state.container
         heads: frozenset[str] = state.migration_heads
-        checks = list(
-            await asyncio.gather(
-                _timed("database", _database(container)),
-                _timed("migrations", _migrations(container, heads)),
-            )
-        )
+        probes = [
+            _timed("database", _database(container)),
+            _timed("migrations", _migrations(container, heads)),
+        ]
+        if container.settings().rate_limit_storage == "redis":
+            probes.append(_timed("rate_limits", _rate_limits(container)))
+        checks = list(await asyncio.gather(*probes))
         ok = all(check.ok for check in checks)
         return Response(
             Readiness("ok" if ok else "unavailable", checks), status_code=200 if ok else 503
