@@ -5,7 +5,6 @@ is recognisable (and secret scanners can be taught the pattern)."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 TOKEN_BYTES = 32
@@ -20,7 +19,3 @@ def hash_token(token: str) -> str:
     """The stored form. Tokens are high-entropy, so an unsalted fast hash is enough:
     what matters is that the database alone cannot be used to sign in."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same_token(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

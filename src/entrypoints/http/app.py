@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,6 +88,9 @@ def create_app(
 
     async def on_startup(app: Litestar) -> None:
         app.state.migration_heads = frozenset(script_heads())
+        # The sign-in check for unknown emails needs one argon2 hash: make it now, off
+        # the event loop, not inside the first sign-in request.
+        await asyncio.to_thread(container.identity.dummy_hash)
         if start_worker:
             worker.start()
 
