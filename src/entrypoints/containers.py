@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from dependency_injector import containers, providers
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.argon2.hasher import Argon2PasswordHasher
 from adapters.console.email import ConsoleEchoEmailSender
+from adapters.cronsim.cron import CronsimEvaluator
 from adapters.limits.limiter import LimitsRateLimiter, memory_rate_limiter, redis_rate_limiter
 from adapters.memory.identity import FastInsecurePasswordHasher
 from adapters.pyotp.totp import PyotpTotpGenerator
@@ -38,6 +40,7 @@ from adapters.sql.identity.repositories import (
 )
 from adapters.sql.notifications.outbox import SqlEmailOutbox
 from adapters.sql.uow import SqlUnitOfWork
+from adapters.sql.workflows.jobs import SqlJobStore, sql_job_store
 from adapters.zxcvbn.policy import ZxcvbnPasswordPolicy
 from core.identity import (
     AccountService,
@@ -57,7 +60,16 @@ from core.identity import (
 )
 from core.kernel import Clock, IdGenerator, SystemClock
 from core.notifications import EmailSender
-from core.workflows import EventBus, OutboxRelay, OutboxSession
+from core.workflows import (
+    EventBus,
+    JobMetrics,
+    JobQueue,
+    JobRegistry,
+    JobRunner,
+    JobStore,
+    OutboxRelay,
+    OutboxSession,
+)
 from entrypoints.settings import Settings
 
 
@@ -352,17 +364,123 @@ class IdentityContainer(containers.DeclarativeContainer):
     )
 
 
-class WorkflowsContainer(containers.DeclarativeContainer):
-    """Event delivery: who subscribes to what, and the relay that delivers the outbox."""
+def _sql_store_opener(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> Callable[[], AbstractAsyncContextManager[JobStore]]:
+    return lambda: sql_job_store(session_factory)
 
+
+def _sql_store_in(session: OutboxSession) -> JobStore:
+    """The SQL engine's store inside a unit of work's own transaction."""
+    if not isinstance(session, SqlUnitOfWork):
+        raise TypeError("the SQL job engine needs a SQL unit of work")
+    return SqlJobStore(session.session)
+
+
+def _job_queue(
+    *,
+    uow: SqlUnitOfWork,
+    store_in: Callable[[OutboxSession], JobStore],
+    in_transaction: bool,
+    clock: Clock,
+    ids: IdGenerator,
+    metrics: JobMetrics,
+    wakeup: asyncio.Event,
+) -> JobQueue:
+    return JobQueue(
+        uow=uow,
+        store=store_in(uow),
+        store_in_transaction=in_transaction,
+        clock=clock,
+        ids=ids,
+        on_enqueued=lambda request: metrics.count(request.queue, "enqueued"),
+        wake=wakeup.set,
+    )
+
+
+def _job_runner(
+    *,
+    settings: Settings,
+    registry: JobRegistry,
+    open_store: Callable[[], AbstractAsyncContextManager[JobStore]],
+    clock: Clock,
+    wakeup: asyncio.Event,
+    metrics: JobMetrics,
+    queues: tuple[str, ...] | None = None,
+    concurrency: int | None = None,
+) -> JobRunner:
+    return JobRunner(
+        registry=registry,
+        open_store=open_store,
+        clock=clock,
+        queues=queues if queues is not None else settings.queues,
+        concurrency=concurrency or settings.worker_concurrency,
+        wakeup=wakeup,
+        metrics=metrics,
+    )
+
+
+class WorkflowsContainer(containers.DeclarativeContainer):
+    """Jobs and event delivery: the job engine chosen by settings, the registry of
+    handlers, the runner, the scheduler and the relay that turns events into jobs."""
+
+    settings = providers.Dependency(instance_of=Settings)
     kernel = providers.DependenciesContainer()
+    database = providers.DependenciesContainer()
     # Makes a unit of work with its outbox store: the application container passes its own.
     open_session: providers.Dependency[Callable[[], OutboxSession]] = providers.Dependency()
     wakeup = providers.Dependency(instance_of=asyncio.Event)
 
     event_bus = providers.Singleton(EventBus)
+    registry = providers.Singleton(JobRegistry)
+    metrics = providers.Singleton(JobMetrics)
+    cron = providers.Singleton(CronsimEvaluator)
+    # Set when jobs were enqueued in this process, so its runner looks at once.
+    jobs_wakeup = providers.Singleton(asyncio.Event)
+
+    # The engine. ``open_store`` opens one atomic step; ``store_in`` gives the store
+    # inside a unit of work (the SQL engine joins its transaction).
+    open_store = providers.Selector(
+        settings.provided.jobs_backend,
+        sql=providers.Singleton(_sql_store_opener, session_factory=database.session_factory),
+    )
+    store_in = providers.Selector(
+        settings.provided.jobs_backend,
+        sql=providers.Object(_sql_store_in),
+    )
+    store_in_transaction = providers.Selector(
+        settings.provided.jobs_backend,
+        sql=providers.Object(True),
+    )
+
+    # Takes the unit of work: enqueue jobs in its transaction.
+    job_queue = providers.Factory(
+        _job_queue,
+        store_in=store_in,
+        in_transaction=store_in_transaction,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        metrics=metrics,
+        wakeup=jobs_wakeup,
+    )
+    job_runner = providers.Factory(
+        _job_runner,
+        settings=settings,
+        registry=registry,
+        open_store=open_store,
+        clock=kernel.clock,
+        wakeup=jobs_wakeup,
+        metrics=metrics,
+    )
     outbox_relay = providers.Singleton(
-        OutboxRelay, bus=event_bus, open_session=open_session, clock=kernel.clock, wakeup=wakeup
+        OutboxRelay,
+        bus=event_bus,
+        open_session=open_session,
+        jobs_for=store_in,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        wakeup=wakeup,
+        on_jobs_added=jobs_wakeup.provided.set,
     )
 
 
@@ -386,7 +504,9 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     workflows = providers.Container(
         WorkflowsContainer,
+        settings=settings,
         kernel=kernel,
+        database=database,
         open_session=unit_of_work.provider,
         wakeup=outbox_wakeup,
     )

@@ -94,6 +94,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     rate_limit_storage: Literal["memory", "redis"] = "memory"
     jobs_backend: Literal["sql", "saq"] = "sql"
     redis_url: str = ""
+    # The worker: how many jobs run at once per process, and which queues it takes
+    # (comma-separated; empty for all). Finished jobs are kept for the retention days.
+    worker_concurrency: int = 8
+    worker_queues: str = ""
+    jobs_retention_days: int = 7
+    jobs_dead_retention_days: int = 30
+
+    @property
+    def queues(self) -> tuple[str, ...] | None:
+        """The queues this process's worker takes; ``None`` for all of them."""
+        names = tuple(q.strip() for q in self.worker_queues.split(",") if q.strip())
+        return names or None
 
     @property
     def data_path(self) -> Path:
@@ -203,6 +215,13 @@ def _value_problems(settings: Settings) -> list[str]:
         problems.append(f"{env_name('port')} must be between 1 and 65535")
     if settings.http_workers < 1:
         problems.append(f"{env_name('http_workers')} must be at least 1")
+    if settings.worker_concurrency < 1:
+        problems.append(f"{env_name('worker_concurrency')} must be at least 1")
+    if settings.jobs_retention_days < 1 or settings.jobs_dead_retention_days < 1:
+        problems.append(
+            f"{env_name('jobs_retention_days')} and {env_name('jobs_dead_retention_days')} "
+            "must be at least 1"
+        )
     if settings.session_idle_hours < 1 or settings.session_absolute_days < 1:
         problems.append(
             f"{env_name('session_idle_hours')} and {env_name('session_absolute_days')} "

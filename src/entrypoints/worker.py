@@ -1,82 +1,71 @@
-"""The background worker: the outbox relay and the periodic tasks of the scheduler.
+"""The background worker: the outbox relay, the job runner and the scheduler.
 
 ``ninefold serve`` runs it inside the app process (the single-box mode); ``ninefold
-worker`` runs it alone. Several workers may run at once: the relay leases messages, so
-each is delivered by one worker at a time.
+worker`` runs it alone, and any number of workers may share one database (or SAQ):
+the relay and the runner lease what they take, and the scheduler's ticks are
+idempotent, so nothing runs twice at once and no tick runs twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from adapters.sql.workflows.outbox import prune_published
+from core.workflows import JobQueue, JobRunner, Scheduler
 from entrypoints.containers import ApplicationContainer
+from entrypoints.jobs import register_jobs, schedules
 
 logger = logging.getLogger("ninefold.worker")
 
-OUTBOX_RETENTION = timedelta(days=7)
 
+def open_queue_for(
+    container: ApplicationContainer,
+) -> Callable[[], AbstractAsyncContextManager[JobQueue]]:
+    """A ``JobQueue`` in a unit of work of its own, committed when the block exits."""
 
-class IntervalTask:
-    """A task the scheduler runs every ``every`` seconds; failures are logged and
-    retried at the next tick."""
-
-    def __init__(self, name: str, every: float, run: Callable[[], Awaitable[object]]) -> None:
-        self.name = name
-        self.every = every
-        self.run = run
-
-    async def loop(self, stop: asyncio.Event | None = None) -> None:
-        """Run now and then every ``every`` seconds until ``stop`` is set."""
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            try:
-                await self.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("scheduled task %s failed", self.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.every)
-
-
-def scheduled_tasks(container: ApplicationContainer) -> list[IntervalTask]:
-    async def prune_outbox() -> None:
+    @asynccontextmanager
+    async def open_queue() -> AsyncIterator[JobQueue]:
         async with container.unit_of_work() as uow:
-            before = container.kernel.clock().now() - OUTBOX_RETENTION
-            removed = await prune_published(uow.session, before)
+            yield container.workflows.job_queue(uow=uow)
             await uow.commit()
-        if removed:
-            logger.info("pruned %d published outbox messages", removed)
 
-    async def purge_workspaces() -> None:
-        async with container.unit_of_work() as uow:
-            purged = await container.identity.workspaces(uow=uow).purge_due()
-            await uow.commit()
-        if purged:
-            logger.info("purged %d deleted workspaces past their grace period", purged)
+    return open_queue
 
-    return [
-        IntervalTask("outbox.prune", 3600, prune_outbox),
-        IntervalTask("identity.purge_workspaces", 3600, purge_workspaces),
-    ]
+
+def build_scheduler(container: ApplicationContainer) -> Scheduler:
+    return Scheduler(
+        schedules(),
+        cron=container.workflows.cron(),
+        open_queue=open_queue_for(container),
+        clock=container.kernel.clock(),
+    )
 
 
 class Worker:
-    """Runs the relay and the scheduler as tasks of the current event loop.
+    """Runs the relay, the runner and the scheduler as tasks of the current event loop.
 
-    ``stop`` is graceful: each task finishes the pass under way (a delivery, a prune)
-    and exits; only a task still busy after ``grace`` seconds is cancelled. Whatever a
-    cancelled relay had claimed is delivered again once its lease passes.
+    ``stop`` is graceful: the relay and the scheduler finish the pass under way, the
+    runner stops claiming and gives running jobs its grace period, then releases the
+    ones still running (they are queued again, the attempt not counted).
     """
 
-    def __init__(self, container: ApplicationContainer, grace: float = 10.0) -> None:
+    def __init__(
+        self,
+        container: ApplicationContainer,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        grace: float = 10.0,
+    ) -> None:
+        register_jobs(container)
         self._container = container
         self._grace = grace
+        self.runner: JobRunner = container.workflows.job_runner(
+            queues=tuple(queues) if queues else None, concurrency=concurrency
+        )
+        self.scheduler = build_scheduler(container)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -84,9 +73,13 @@ class Worker:
         self._stopping.clear()
         relay = self._container.workflows.outbox_relay()
         self._spawn("outbox.relay", relay.run_forever(stop=self._stopping))
-        for task in scheduled_tasks(self._container):
-            self._spawn(task.name, task.loop(stop=self._stopping))
-        logger.info("worker started: %s", ", ".join(t.get_name() for t in self._tasks))
+        self._spawn("jobs.runner", self.runner.run_forever(stop=self._stopping))
+        self._spawn("jobs.scheduler", self.scheduler.run_forever(stop=self._stopping))
+        logger.info(
+            "worker %s started: %s",
+            self.runner.worker,
+            ", ".join(t.get_name() for t in self._tasks),
+        )
 
     def _spawn(self, name: str, work: Coroutine[object, object, None]) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
@@ -95,7 +88,7 @@ class Worker:
         if not self._tasks:
             return
         self._stopping.set()
-        _, busy = await asyncio.wait(self._tasks, timeout=self._grace)
+        _, busy = await asyncio.wait(self._tasks, timeout=self._grace + 5)
         for task in busy:
             logger.warning("worker task %s did not stop in time; cancelling it", task.get_name())
             task.cancel()

@@ -4,7 +4,6 @@ not at all, and the relay publishes exactly what was committed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from adapters.sql.workflows.tables import outbox
 from core.identity import EmailTakenError, UserRegistered
 from core.kernel import FixedClock
 from entrypoints.containers import ApplicationContainer
+from entrypoints.testing.workflows import job_runner, run_jobs
 
 
 async def count(container: ApplicationContainer, table: object) -> int:
@@ -49,7 +49,7 @@ async def test_a_committed_change_is_stored_with_its_event_and_published(
 
     assert await count(container, users) == 1
     assert await count(container, outbox) == 1
-    assert await container.workflows.outbox_relay().drain() == 1
+    assert await run_jobs(container) == 1  # one subscriber, one delivery job
     assert heard == ["ada@example.com"]
 
 
@@ -71,7 +71,7 @@ async def test_a_failing_use_case_publishes_nothing_of_its_transaction(
 ) -> None:
     heard = listen(container)
     await register(container, "ada@example.com", commit=True)
-    await container.workflows.outbox_relay().drain()
+    await run_jobs(container)
 
     async def register_bob_then_ada_again() -> None:
         async with container.unit_of_work() as uow:
@@ -84,7 +84,7 @@ async def test_a_failing_use_case_publishes_nothing_of_its_transaction(
         await register_bob_then_ada_again()
 
     assert await count(container, users) == 1
-    assert await container.workflows.outbox_relay().drain() == 0
+    assert await run_jobs(container) == 0
     assert heard == ["ada@example.com"]
 
 
@@ -97,9 +97,9 @@ async def test_an_event_claimed_by_a_relay_that_crashed_is_delivered_after_its_l
         await crashed.outbox.claim(10, clock.now(), clock.now() + timedelta(seconds=60))
         await crashed.commit()
 
-    assert await container.workflows.outbox_relay().drain() == 0
+    assert await run_jobs(container) == 0
     clock.advance(timedelta(seconds=61))
-    assert await container.workflows.outbox_relay().drain() == 1
+    assert await run_jobs(container) == 1
     assert heard == ["ada@example.com"]
 
 
@@ -139,12 +139,16 @@ async def test_a_running_relay_delivers_soon_after_the_commit(
         delivered.set()
 
     container.workflows.event_bus().subscribe(UserRegistered, on_registered)
-    relay = asyncio.create_task(container.workflows.outbox_relay().run_forever(poll_interval=30))
+    runner = job_runner(container)
+    stop = asyncio.Event()
+    relay = asyncio.create_task(
+        container.workflows.outbox_relay().run_forever(poll_interval=30, stop=stop)
+    )
+    jobs = asyncio.create_task(runner.run_forever(stop))
     try:
         await register(container, "ada@example.com", commit=True)
-        # Well before the 30 s poll: the commit woke the relay.
+        # Well before the 30 s poll: the commit woke the relay, and the relay the runner.
         await asyncio.wait_for(delivered.wait(), timeout=5)
     finally:
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay  # before the engine closes, or aiosqlite may hang closing it
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(relay, jobs), timeout=10)

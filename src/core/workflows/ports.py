@@ -1,4 +1,4 @@
-"""What the workflows system needs from outside."""
+"""What the workflows system needs from outside: the outbox and a job engine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from core.workflows.model import OutboxMessage
+from core.workflows.model import (
+    Job,
+    JobFilter,
+    JobRequest,
+    OutboxMessage,
+    QueueStats,
+    Settlement,
+)
 
 
 class OutboxStore(Protocol):
@@ -30,3 +37,81 @@ class OutboxStore(Protocol):
         ...
 
     async def pending_count(self) -> int: ...
+
+
+class JobStore(Protocol):
+    """A job engine's storage: the port every engine implements (the SQL queue in the
+    application's database, SAQ, the in-memory fake).
+
+    The runner in ``core.workflows.runner`` owns the semantics (retries, backoff,
+    timeouts, dead letters), so every engine behaves alike; an engine stores, claims
+    and settles atomically. Each method is one atomic step on its own; the SQL engine's
+    ``add`` joins the caller's transaction instead.
+    """
+
+    async def add(self, request: JobRequest, now: datetime) -> tuple[Job, bool]:
+        """Store a new queued job; with an ``idempotency_key`` already used by a job of
+        the same name, store nothing and return that job. ``True`` when created."""
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def find(self, name: str, idempotency_key: str) -> Job | None: ...
+
+    async def list(self, query: JobFilter) -> Sequence[Job]:
+        """Jobs matching ``query``, newest first (ids descending), after the cursor."""
+        ...
+
+    async def claim(
+        self,
+        queues: Sequence[str] | None,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        worker: str,
+    ) -> Sequence[Job]:
+        """Up to ``limit`` due queued jobs of ``queues`` (all when ``None``), highest
+        priority first then oldest ``run_at``, now ``running`` under this worker's lease
+        with ``attempts`` counted. A job whose concurrency key already has
+        ``concurrency_limit`` jobs running is skipped (it stays queued)."""
+        ...
+
+    async def extend(
+        self, jobs: Sequence[tuple[str, int]], worker: str, lease_until: datetime
+    ) -> set[str]:
+        """Heartbeat: extend the leases of ``(job id, attempt)`` this worker still holds;
+        returns the ids it still holds (a cancelled or recovered job is not among them)."""
+        ...
+
+    async def settle(self, settlement: Settlement) -> bool:
+        """Apply the runner's decision, only if the worker still holds that attempt of
+        the job. ``False`` when it no longer does (nothing changes)."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[Job]:
+        """Running jobs whose lease has passed: their worker died or stalled."""
+        ...
+
+    async def cancel(self, job_id: str, now: datetime) -> Job | None:
+        """Cancel a queued or running job (a running one is stopped at its worker's next
+        heartbeat). A finished job is returned unchanged; ``None`` if unknown."""
+        ...
+
+    async def requeue(self, job_id: str, now: datetime) -> Job | None:
+        """Queue a dead or cancelled job again, due now, with its attempts reset (the
+        history keeps the earlier ones). Any other job is returned unchanged."""
+        ...
+
+    async def requeue_matching(self, query: JobFilter, now: datetime) -> int:
+        """``requeue`` every dead or cancelled job matching ``query`` (its ``state``,
+        ``queue`` and ``name``; the cursor and limit are ignored). Returns the count."""
+        ...
+
+    async def stats(self, now: datetime) -> Sequence[QueueStats]:
+        """One entry per queue that holds any job."""
+        ...
+
+    async def prune(self, finished_before: datetime, dead_before: datetime) -> int:
+        """Delete succeeded and cancelled jobs finished before ``finished_before`` and
+        dead ones finished before ``dead_before``; returns how many went."""
+        ...

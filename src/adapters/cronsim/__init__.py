@@ -1,0 +1,1 @@
+"""Cron expressions read by ``cronsim``."""
