@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): run the benchmarks and print the ratios.
 
 ``python -m bench`` runs everything: ``health_live``, then ``me`` on SQLite and on
-PostgreSQL. ``python -m bench health_live`` or ``python -m bench me --db sqlite`` run one.
+PostgreSQL, then ``jobs``. ``python -m bench health_live`` or ``python -m bench me --db
+sqlite`` run one.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import health_live, me_vs_live
+from bench import health_live, jobs, me_vs_live
 from bench.common import DATABASES, DEFAULT_POSTGRES_URL, RESULTS_DIR, Options
 
-BENCHMARKS = ("all", "health_live", "me")
+BENCHMARKS = ("all", "health_live", "me", "jobs")
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
@@ -29,7 +30,9 @@ def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
             f"a ratio to a bare Litestar handler served the same way (goal >= "
             f"{health_live.GOAL}). me: requests/second of an authenticated GET /api/v1/me "
             f"(cookie session) as a ratio to GET /health/live on the same server, per "
-            f"database (goal >= {me_vs_live.GOAL})."
+            f"database (goal >= {me_vs_live.GOAL}). jobs: no-op jobs enqueued and completed "
+            f"per second by our SQL engine on PostgreSQL as a ratio to SAQ's own worker on the "
+            f"same PostgreSQL (goal >= {jobs.GOAL}); --rounds applies, --postgres-url too."
         ),
     )
     parser.add_argument(
@@ -96,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks; the worst exit code (2 could not run > 1 below > 0)."""
     benchmark, options = parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    runs = {"health_live": health_live.run, "me": me_vs_live.run}
+    runs = {"health_live": health_live.run, "me": me_vs_live.run, "jobs": jobs.run}
     chosen = list(runs) if benchmark == "all" else [benchmark]
     try:
         return max(runs[name](options) for name in chosen)

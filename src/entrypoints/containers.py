@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from dependency_injector import containers, providers
@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.argon2.hasher import Argon2PasswordHasher
 from adapters.console.email import ConsoleEchoEmailSender
 from adapters.cronsim.cron import CronsimEvaluator
+from adapters.httpx.webhooks import HttpxWebhookTransport
 from adapters.limits.limiter import LimitsRateLimiter, memory_rate_limiter, redis_rate_limiter
 from adapters.memory.identity import FastInsecurePasswordHasher
 from adapters.pyotp.totp import PyotpTotpGenerator
+from adapters.saq import SaqJobStore
 from adapters.sql.database import (
     create_engine,
     create_read_session_factory,
@@ -71,6 +73,7 @@ from core.workflows import (
     OutboxSession,
 )
 from entrypoints.settings import Settings
+from entrypoints.webhooks import build_webhook_service, policy_from_settings
 
 
 class KernelContainer(containers.DeclarativeContainer):
@@ -377,6 +380,23 @@ def _sql_store_in(session: OutboxSession) -> JobStore:
     return SqlJobStore(session.session)
 
 
+def _saq_store_opener(store: SaqJobStore) -> Callable[[], AbstractAsyncContextManager[JobStore]]:
+    """Every step uses the process's one SAQ store: each of its methods is atomic on its
+    own, and it connects on first use."""
+
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[JobStore]:
+        yield store
+
+    return open_store
+
+
+def _saq_store_in(store: SaqJobStore) -> Callable[[OutboxSession], JobStore]:
+    """SAQ lives outside the database: the same store whatever the unit of work; its
+    enqueues travel through the outbox (``store_in_transaction`` is false)."""
+    return lambda _session: store
+
+
 def _job_queue(
     *,
     uow: SqlUnitOfWork,
@@ -386,6 +406,7 @@ def _job_queue(
     ids: IdGenerator,
     metrics: JobMetrics,
     wakeup: asyncio.Event,
+    settings: Settings,
 ) -> JobQueue:
     return JobQueue(
         uow=uow,
@@ -395,6 +416,7 @@ def _job_queue(
         ids=ids,
         on_enqueued=lambda request: metrics.count(request.queue, "enqueued"),
         wake=wakeup.set,
+        queue_limits=settings.queue_limits,
     )
 
 
@@ -415,6 +437,8 @@ def _job_runner(
         clock=clock,
         queues=queues if queues is not None else settings.queues,
         concurrency=concurrency or settings.worker_concurrency,
+        lease=timedelta(seconds=settings.jobs_lease_seconds),
+        heartbeat_every=settings.jobs_lease_seconds / 3,
         wakeup=wakeup,
         metrics=metrics,
     )
@@ -440,17 +464,24 @@ class WorkflowsContainer(containers.DeclarativeContainer):
 
     # The engine. ``open_store`` opens one atomic step; ``store_in`` gives the store
     # inside a unit of work (the SQL engine joins its transaction).
+    # SAQ's store: one per process, connected on first use, closed by close_container.
+    saq_store = providers.Singleton(
+        SaqJobStore, url=settings.provided.saq_url, prefix=settings.provided.saq_prefix
+    )
     open_store = providers.Selector(
         settings.provided.jobs_backend,
         sql=providers.Singleton(_sql_store_opener, session_factory=database.session_factory),
+        saq=providers.Singleton(_saq_store_opener, store=saq_store),
     )
     store_in = providers.Selector(
         settings.provided.jobs_backend,
         sql=providers.Object(_sql_store_in),
+        saq=providers.Singleton(_saq_store_in, store=saq_store),
     )
     store_in_transaction = providers.Selector(
         settings.provided.jobs_backend,
         sql=providers.Object(True),
+        saq=providers.Object(False),
     )
 
     # Takes the unit of work: enqueue jobs in its transaction.
@@ -462,6 +493,7 @@ class WorkflowsContainer(containers.DeclarativeContainer):
         ids=kernel.ids,
         metrics=metrics,
         wakeup=jobs_wakeup,
+        settings=settings,
     )
     job_runner = providers.Factory(
         _job_runner,
@@ -481,6 +513,22 @@ class WorkflowsContainer(containers.DeclarativeContainer):
         ids=kernel.ids,
         wakeup=wakeup,
         on_jobs_added=jobs_wakeup.provided.set,
+        queue_limits=settings.provided.queue_limits,
+    )
+
+    # Outbound webhooks (docs/systems/workflows.md): the rules from settings,
+    # the HTTP transport (tests override it), and the use cases, which take the unit of
+    # work. The delivery jobs are wired in ``entrypoints.webhooks``.
+    webhook_policy = providers.Singleton(policy_from_settings, settings=settings)
+    webhook_transport = providers.Singleton(
+        HttpxWebhookTransport, allow_private=settings.provided.webhooks_private_urls_allowed
+    )
+    webhooks = providers.Factory(
+        build_webhook_service,
+        jobs_for=job_queue.provider,
+        policy=webhook_policy,
+        clock=kernel.clock,
+        ids=kernel.ids,
     )
 
 
@@ -529,3 +577,6 @@ async def close_container(container: ApplicationContainer) -> None:
     limiter = container.kernel.rate_limiter()
     if isinstance(limiter, LimitsRateLimiter):
         await limiter.close()
+    settings = container.settings()
+    if settings.jobs_backend == "saq" and settings.saq_url:
+        await container.workflows.saq_store().close()

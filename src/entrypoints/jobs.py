@@ -21,6 +21,7 @@ from core.workflows import (
     event_delivery_handler,
 )
 from entrypoints.containers import ApplicationContainer
+from entrypoints.webhooks import register_webhooks, webhook_schedules
 
 logger = logging.getLogger("ninefold.jobs")
 
@@ -48,14 +49,15 @@ def schedules() -> list[Schedule]:
         Schedule("workflows.prune_outbox", PRUNE_OUTBOX, Nothing(), every=hourly),
         Schedule("workflows.prune_jobs", PRUNE_JOBS, Nothing(), every=hourly),
         Schedule("identity.purge_workspaces", PURGE_WORKSPACES, Nothing(), every=hourly),
+        *webhook_schedules(),
     ]
 
 
 def register_jobs(container: ApplicationContainer) -> None:
     """Register every job handler with the container's registry (once per process)."""
     registry = container.workflows.registry()
-    if registry.names():
-        return
+    if registry.get(DELIVER_EVENT.name) is not None:
+        return  # registered already in this process
     settings = container.settings()
     clock = container.kernel.clock()
 
@@ -87,3 +89,4 @@ def register_jobs(container: ApplicationContainer) -> None:
     registry.register(PRUNE_OUTBOX, prune_outbox)
     registry.register(PRUNE_JOBS, prune_jobs)
     registry.register(PURGE_WORKSPACES, purge_workspaces)
+    register_webhooks(container)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
@@ -25,6 +27,8 @@ MIN_SECRET_LENGTH = 32
 WEAK_SECRETS = frozenset({"changeme", "secret", "password", "development", "test", "ninefold"})
 
 # For each selectable provider: the settings it cannot run without. Providers listed in
+QUEUE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
 # AVAILABLE_PROVIDERS have an adapter in this build; the others are reserved names whose
 # adapters arrive with their systems, and selecting one is reported as a problem.
 PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -34,7 +38,7 @@ PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("media_provider", "imagekit"): ("imagekit_private_key", "imagekit_url_endpoint"),
     ("analytics_provider", "posthog"): ("posthog_api_key", "posthog_host"),
     ("error_tracking", "sentry"): ("sentry_dsn",),
-    ("jobs_backend", "saq"): ("redis_url",),
+    ("jobs_backend", "saq"): ("saq_url",),
     ("rate_limit_storage", "redis"): ("redis_url",),
 }
 AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
@@ -43,9 +47,11 @@ AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
     "media_provider": frozenset({"local"}),
     "analytics_provider": frozenset({"local"}),
     "error_tracking": frozenset({"log"}),
-    "jobs_backend": frozenset({"sql"}),
+    "jobs_backend": frozenset({"sql", "saq"}),
     "rate_limit_storage": frozenset({"memory", "redis"}),
 }
+# SAQ's brokers: Redis or PostgreSQL (psycopg's plain URL, no "+driver").
+SAQ_SCHEMES = ("redis", "rediss", "postgresql", "postgres")
 SECRET_SUFFIXES = ("_key", "_secret", "_dsn", "_password", "_token")
 
 
@@ -93,6 +99,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     sentry_dsn: str = ""
     rate_limit_storage: Literal["memory", "redis"] = "memory"
     jobs_backend: Literal["sql", "saq"] = "sql"
+    saq_url: str = ""  # SAQ's broker, with jobs_backend=saq: redis://… or postgresql://…
+    saq_prefix: str = "ninefold"  # SAQ queue names are <prefix>.<queue>; one per deployment
     redis_url: str = ""
     # The worker: how many jobs run at once per process, and which queues it takes
     # (comma-separated; empty for all). Finished jobs are kept for the retention days.
@@ -100,12 +108,42 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     worker_queues: str = ""
     jobs_retention_days: int = 7
     jobs_dead_retention_days: int = 30
+    # How long a running job's lease lasts; a heartbeat renews it every third of it.
+    # A worker that dies leaves its jobs to others once the lease has passed.
+    jobs_lease_seconds: float = 30.0
+    # Queues whose jobs may run only so many at once across every worker, e.g.
+    # "webhooks=8,events=16". Jobs with a concurrency key of their own are not counted.
+    jobs_queue_limits: str = ""
+    # Outbound webhooks (docs/systems/workflows.md). Private URLs (http, private
+    # and loopback addresses): empty means allowed in development and test only.
+    webhooks_allow_private_urls: bool | None = None
+    webhooks_max_endpoints: int = 20
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_disable_after_days: int = 5
+    webhooks_delivery_retention_days: int = 30
+
+    @property
+    def queue_limits(self) -> dict[str, int]:
+        """``jobs_queue_limits`` read: queue name → at most that many running. Entries
+        that do not parse are left out here and reported by the validation."""
+        limits = {}
+        for entry in self.jobs_queue_limits.split(","):
+            name, _, limit = entry.strip().partition("=")
+            if QUEUE_NAME.fullmatch(name.strip()) and limit.strip().isdigit():
+                limits[name.strip()] = int(limit)
+        return limits
 
     @property
     def queues(self) -> tuple[str, ...] | None:
         """The queues this process's worker takes; ``None`` for all of them."""
         names = tuple(q.strip() for q in self.worker_queues.split(",") if q.strip())
         return names or None
+
+    @property
+    def webhooks_private_urls_allowed(self) -> bool:
+        if self.webhooks_allow_private_urls is None:
+            return self.env in ("development", "test")
+        return self.webhooks_allow_private_urls
 
     @property
     def data_path(self) -> Path:
@@ -208,13 +246,29 @@ def _explain(annotation: Any, exc: msgspec.ValidationError) -> str:
     return str(exc)
 
 
-def _value_problems(settings: Settings) -> list[str]:
-    """Values out of their range or form."""
+def _jobs_problems(settings: Settings) -> list[str]:
+    """The worker's and the job engines' settings."""
     problems: list[str] = []
-    if not 0 < settings.port < 65536:
-        problems.append(f"{env_name('port')} must be between 1 and 65535")
-    if settings.http_workers < 1:
-        problems.append(f"{env_name('http_workers')} must be at least 1")
+    for entry in filter(None, (e.strip() for e in settings.jobs_queue_limits.split(","))):
+        name, _, limit = entry.partition("=")
+        if not QUEUE_NAME.fullmatch(name.strip()) or not limit.strip().isdigit() or not int(limit):
+            problems.append(
+                f"{env_name('jobs_queue_limits')}: {entry!r} is not <queue>=<limit> "
+                "(a queue name of lowercase letters, digits, '-' or '_', and a limit >= 1)"
+            )
+    if not 1 <= settings.jobs_lease_seconds <= 3600:
+        problems.append(f"{env_name('jobs_lease_seconds')} must be between 1 and 3600")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_:-]{0,63}", settings.saq_prefix):
+        problems.append(
+            f"{env_name('saq_prefix')} must be 1-64 letters, digits, '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
+    saq_scheme = urlsplit(settings.saq_url).scheme.lower()
+    if settings.saq_url and saq_scheme not in SAQ_SCHEMES:
+        problems.append(
+            f"{env_name('saq_url')} must start with redis://, rediss://, postgresql:// or "
+            f"postgres:// (SAQ's broker is Redis or PostgreSQL), not {saq_scheme or '?'}://"
+        )
     if settings.worker_concurrency < 1:
         problems.append(f"{env_name('worker_concurrency')} must be at least 1")
     if settings.jobs_retention_days < 1 or settings.jobs_dead_retention_days < 1:
@@ -222,6 +276,17 @@ def _value_problems(settings: Settings) -> list[str]:
             f"{env_name('jobs_retention_days')} and {env_name('jobs_dead_retention_days')} "
             "must be at least 1"
         )
+    return problems
+
+
+def _value_problems(settings: Settings) -> list[str]:
+    """Values out of their range or form."""
+    problems: list[str] = []
+    if not 0 < settings.port < 65536:
+        problems.append(f"{env_name('port')} must be between 1 and 65535")
+    if settings.http_workers < 1:
+        problems.append(f"{env_name('http_workers')} must be at least 1")
+    problems.extend(_jobs_problems(settings))
     if settings.session_idle_hours < 1 or settings.session_absolute_days < 1:
         problems.append(
             f"{env_name('session_idle_hours')} and {env_name('session_absolute_days')} "
@@ -236,8 +301,23 @@ def _value_problems(settings: Settings) -> list[str]:
             problems.append(
                 f"{env_name('trusted_proxies')}: {proxy!r} is not an address or network"
             )
+    problems.extend(_webhook_problems(settings))
     if settings.max_body_bytes < 1024:
         problems.append(f"{env_name('max_body_bytes')} must be at least 1024")
+    return problems
+
+
+def _webhook_problems(settings: Settings) -> list[str]:
+    problems = []
+    if settings.webhooks_max_endpoints < 1 or settings.webhooks_disable_after_days < 1:
+        problems.append(
+            f"{env_name('webhooks_max_endpoints')} and "
+            f"{env_name('webhooks_disable_after_days')} must be at least 1"
+        )
+    if not 1 <= settings.webhooks_timeout_seconds <= 60:
+        problems.append(f"{env_name('webhooks_timeout_seconds')} must be between 1 and 60")
+    if settings.webhooks_delivery_retention_days < 1:
+        problems.append(f"{env_name('webhooks_delivery_retention_days')} must be at least 1")
     return problems
 
 
@@ -271,6 +351,11 @@ def _production_problems(settings: Settings) -> list[str]:
         problems.append(
             f"{env_name('secret_key')} is weak: use at least {MIN_SECRET_LENGTH} random "
             "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if settings.webhooks_allow_private_urls:
+        problems.append(
+            f"{env_name('webhooks_allow_private_urls')} must be off in production "
+            "(it lets customers' webhooks reach private networks)"
         )
     if settings.password_hasher != "argon2":
         problems.append(f"{env_name('password_hasher')} must be argon2 in production")

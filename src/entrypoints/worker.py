@@ -13,6 +13,8 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from adapters.sql.database import is_sqlite
+from adapters.sql.workflows.listen import listen_for_jobs
 from core.workflows import JobQueue, JobRunner, Scheduler
 from entrypoints.containers import ApplicationContainer
 from entrypoints.jobs import register_jobs, schedules
@@ -75,6 +77,11 @@ class Worker:
         self._spawn("outbox.relay", relay.run_forever(stop=self._stopping))
         self._spawn("jobs.runner", self.runner.run_forever(stop=self._stopping))
         self._spawn("jobs.scheduler", self.scheduler.run_forever(stop=self._stopping))
+        settings = self._container.settings()
+        if settings.jobs_backend == "sql" and not is_sqlite(settings.effective_database_url):
+            wakeup = self._container.workflows.jobs_wakeup()
+            listener = listen_for_jobs(settings.effective_database_url, wakeup, self._stopping)
+            self._spawn("jobs.listener", listener)
         logger.info(
             "worker %s started: %s",
             self.runner.worker,

@@ -96,3 +96,36 @@ async def test_a_reachable_redis_passes_the_rate_limits_check(
 
     assert response.status_code == 200
     assert {c["name"] for c in response.json()["checks"]} >= {"rate_limits"}
+
+
+async def test_with_saq_ready_checks_its_broker(settings: Settings) -> None:
+    unreachable = settings_with(settings, jobs_backend="saq", saq_url="redis://127.0.0.1:1/0")
+    container = build_container(unreachable)
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            response = await client.get("/health/ready")
+    finally:
+        await close_container(container)
+
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["jobs"] == {"name": "jobs", "ok": False, "detail": "SAQ's broker does not answer"}
+    assert checks["database"]["ok"] is True
+
+
+@pytest.mark.redis
+async def test_a_reachable_saq_broker_passes_the_jobs_check(
+    settings: Settings, redis_url: str, redis_key_prefix: str
+) -> None:
+    container = build_container(
+        settings_with(settings, jobs_backend="saq", saq_url=redis_url, saq_prefix=redis_key_prefix)
+    )
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            response = await client.get("/health/ready")
+    finally:
+        await close_container(container)
+
+    assert response.status_code == 200
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["jobs"]["ok"] is True

@@ -113,7 +113,7 @@ class InMemoryJobStore:
                 held.add(job_id)
         return held
 
-    async def settle(self, settlement: Settlement) -> bool:
+    async def settle(self, settlement: Settlement, held: Job) -> bool:
         job = self.jobs.get(settlement.job_id)
         if job is None or not holds(job, settlement.worker, settlement.attempt):
             return False

@@ -5,7 +5,8 @@ nothing inside a workspace, and a workspace role grants nothing here. Staff are 
 the CLI (``ninefold staff create``), never over HTTP. What each role may do:
 
 - ``support`` reads users (search, one user);
-- ``ops`` also bans and unbans users;
+- ``ops`` also bans and unbans users, and operates the jobs: looks at jobs and queues
+  (``jobs:read``), retries, cancels and replays them (``jobs:manage``);
 - ``superadmin`` also changes staff roles.
 
 A ban ends every session of the user at once and refuses their sign-in (403
@@ -46,11 +47,20 @@ class StaffPermission(enum.StrEnum):
     USERS_READ = "users:read"
     USERS_BAN = "users:ban"
     STAFF_MANAGE = "staff:manage"
+    JOBS_READ = "jobs:read"
+    JOBS_MANAGE = "jobs:manage"
 
 
 STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
     StaffRole.SUPPORT: frozenset({StaffPermission.USERS_READ}),
-    StaffRole.OPS: frozenset({StaffPermission.USERS_READ, StaffPermission.USERS_BAN}),
+    StaffRole.OPS: frozenset(
+        {
+            StaffPermission.USERS_READ,
+            StaffPermission.USERS_BAN,
+            StaffPermission.JOBS_READ,
+            StaffPermission.JOBS_MANAGE,
+        }
+    ),
     StaffRole.SUPERADMIN: frozenset(StaffPermission),
 }
 

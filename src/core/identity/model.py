@@ -35,6 +35,7 @@ class Permission(enum.StrEnum):
     BILLING_READ = "billing:read"
     BILLING_MANAGE = "billing:manage"
     API_KEYS_MANAGE = "api_keys:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 class StaffRole(enum.StrEnum):

@@ -13,6 +13,7 @@ from core.workflows.errors import (
     JobNotFoundError,
     JobNotRetryableError,
     PermanentJobError,
+    RetryJobLaterError,
 )
 from core.workflows.jobs import (
     JobContext,
@@ -96,6 +97,7 @@ __all__ = [
     "Outcome",
     "PermanentJobError",
     "QueueStats",
+    "RetryJobLaterError",
     "RetryPolicy",
     "Schedule",
     "Scheduler",

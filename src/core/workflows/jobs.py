@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
@@ -40,6 +40,7 @@ P = TypeVar("P", bound=msgspec.Struct)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_KEY_LENGTH = 200
+QUEUE_KEY_PREFIX = "queue:"  # concurrency keys of queue limits; reserved
 MAX_PRIORITY = 100
 
 
@@ -152,7 +153,9 @@ class JobQueue:
         ids: IdGenerator,
         on_enqueued: Callable[[JobRequest], None] | None = None,
         wake: Callable[[], None] | None = None,
+        queue_limits: Mapping[str, int] | None = None,
     ) -> None:
+        self._queue_limits = dict(queue_limits or {})
         self._uow = uow
         self._store = store
         self._in_transaction = store_in_transaction
@@ -189,6 +192,10 @@ class JobQueue:
             raise InvalidJobOptionsError(f"idempotency keys are 1-{MAX_KEY_LENGTH} characters")
         if concurrency_key is not None and not 0 < len(concurrency_key) <= MAX_KEY_LENGTH:
             raise InvalidJobOptionsError(f"concurrency keys are 1-{MAX_KEY_LENGTH} characters")
+        if concurrency_key is not None and concurrency_key.startswith(QUEUE_KEY_PREFIX):
+            raise InvalidJobOptionsError(
+                f"concurrency keys starting with {QUEUE_KEY_PREFIX!r} are the queues' own"
+            )
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidJobOptionsError("run_at must be timezone-aware")
         now = self._clock.now()
@@ -205,6 +212,7 @@ class JobQueue:
             timeout=timeout,
             retry=retry,
             workspace_id=workspace_id,
+            queue_limits=self._queue_limits,
         )
         if self._in_transaction:
             job, created = await self._store.add(request, now)
@@ -244,13 +252,22 @@ def make_request(
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
     workspace_id: str | None = None,
+    queue_limits: Mapping[str, int] | None = None,
 ) -> JobRequest:
-    """A checked request for ``job_type``, its defaults filled in."""
+    """A checked request for ``job_type``, its defaults filled in.
+
+    A queue with a limit in ``queue_limits`` gives its jobs that have no concurrency key
+    of their own the key ``queue:<name>`` with that limit: at most that many of them run
+    at once, across every worker, on every engine."""
+    queue = queue or job_type.queue
+    if concurrency_key is None and queue_limits and queue in queue_limits:
+        concurrency_key = f"{QUEUE_KEY_PREFIX}{queue}"
+        concurrency_limit = queue_limits[queue]
     request = JobRequest(
         id=job_id,
         name=job_type.name,
         payload=msgspec.json.encode(payload),
-        queue=queue or job_type.queue,
+        queue=queue,
         priority=job_type.priority if priority is None else priority,
         run_at=run_at,
         idempotency_key=idempotency_key,

@@ -83,9 +83,12 @@ class JobStore(Protocol):
         returns the ids it still holds (a cancelled or recovered job is not among them)."""
         ...
 
-    async def settle(self, settlement: Settlement) -> bool:
+    async def settle(self, settlement: Settlement, held: Job) -> bool:
         """Apply the runner's decision, only if the worker still holds that attempt of
-        the job. ``False`` when it no longer does (nothing changes)."""
+        the job. ``held`` is the job as the worker got it (from ``claim`` or
+        ``expired``); while the attempt is held only its lease can have changed, so an
+        engine may compute the settled job from it instead of reading it again.
+        ``False`` when the worker no longer holds it (nothing changes)."""
         ...
 
     async def expired(self, now: datetime, limit: int) -> Sequence[Job]:

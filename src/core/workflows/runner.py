@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from core.kernel import Clock
-from core.workflows.errors import PermanentJobError
+from core.workflows.errors import PermanentJobError, RetryJobLaterError
 from core.workflows.jobs import JobContext, JobHandler, JobMetrics, JobRegistry
 from core.workflows.model import Job, JobState, Outcome, Settlement
 from core.workflows.ports import JobStore
@@ -174,7 +174,7 @@ class JobRunner:
             error = f"worker {job.worker} stopped renewing its lease (crashed or stalled)"
             settlement = self._failure(job, Outcome.LOST, error, now, worker=job.worker or "")
             async with self._open_store() as store:
-                if await store.settle(settlement):
+                if await store.settle(settlement, job):
                     recovered += 1
                     logger.warning("recovered job %s (%s) from %s", job.id, job.name, job.worker)
         return recovered
@@ -247,7 +247,7 @@ class JobRunner:
             return
         try:
             async with self._open_store() as store:
-                applied = await store.settle(settlement)
+                applied = await store.settle(settlement, job)
         except Exception:
             # The lease runs out and recovery counts the attempt as lost: at least once.
             logger.exception("could not record the outcome of job %s", job.id)
@@ -276,7 +276,9 @@ class JobRunner:
             return self._dead(job, _describe(exc))
         except Exception as exc:
             logger.warning("job %s (%s) attempt %d failed: %r", job.id, job.name, job.attempts, exc)
-            return self._failure(job, Outcome.FAILED, _describe(exc), self._clock.now())
+            at_least = exc.delay if isinstance(exc, RetryJobLaterError) else None
+            now = self._clock.now()
+            return self._failure(job, Outcome.FAILED, _describe(exc), now, at_least=at_least)
         return self._settlement(job, Outcome.SUCCEEDED, JobState.SUCCEEDED)
 
     def _prepare(self, job: Job) -> tuple[JobHandler, msgspec.Struct, JobContext] | Settlement:
@@ -336,7 +338,14 @@ class JobRunner:
         return self._settlement(job, Outcome.FAILED, JobState.DEAD, error=reason)
 
     def _failure(
-        self, job: Job, outcome: Outcome, error: str, now: datetime, worker: str | None = None
+        self,
+        job: Job,
+        outcome: Outcome,
+        error: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        at_least: timedelta | None = None,
     ) -> Settlement:
         if job.attempts >= job.retry.max_attempts:
             logger.error(
@@ -344,7 +353,7 @@ class JobRunner:
                 job.id, job.name, job.attempts, error,
             )  # fmt: skip
             return self._settlement(job, outcome, JobState.DEAD, error=error, worker=worker)
-        retry_at = now + job.retry.delay(job.attempts, self._rand)
+        retry_at = now + max(job.retry.delay(job.attempts, self._rand), at_least or timedelta(0))
         return self._settlement(
             job, outcome, JobState.QUEUED, retry_at=retry_at, error=error, worker=worker
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -182,7 +182,9 @@ class OutboxRelay:
         lease: timedelta = timedelta(seconds=60),
         wakeup: asyncio.Event | None = None,
         on_jobs_added: Callable[[], None] | None = None,
+        queue_limits: Mapping[str, int] | None = None,
     ) -> None:
+        self._queue_limits = dict(queue_limits or {})
         self._bus = bus
         self._open_session = open_session
         self._jobs_for = jobs_for
@@ -239,6 +241,7 @@ class OutboxRelay:
                 run_at=now,
                 idempotency_key=f"{message.id}:{subscriber.name}",
                 workspace_id=message.workspace_id,
+                queue_limits=self._queue_limits,
             )
             _, created = await store.add(request, now)
             added += int(created)

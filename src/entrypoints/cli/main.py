@@ -1,4 +1,4 @@
-"""``ninefold``: serve, worker, db, openapi, seed-demo, staff, config."""
+"""``ninefold``: serve, worker, db, openapi, seed-demo, staff, jobs, config."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from entrypoints.cli.common import (
     settings_for_command,
     with_container,
 )
+from entrypoints.cli.jobs import add_jobs_parser, positive_int, queue_list
 from entrypoints.cli.staff import add_staff_parser
 
 # Heavy modules (SQLAlchemy, Litestar, the containers) are imported inside the commands
@@ -82,19 +83,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_worker(_args: argparse.Namespace) -> int:
-    """Run the outbox relay and the scheduler until SIGINT or SIGTERM."""
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the outbox relay, the job runner and the scheduler until SIGINT or SIGTERM.
+    ``--queues`` and ``--concurrency`` override the settings for this process."""
     from entrypoints.worker import Worker
 
     settings = settings_for_command()
     configure_logging(settings)
+    queues = args.queues if args.queues is not None else settings.queues
+    concurrency = args.concurrency or settings.worker_concurrency
+    taken = ", ".join(queues) if queues else "every queue"
+    print(f"ninefold worker: {taken}, {concurrency} jobs at a time", file=sys.stderr)
 
     async def run(container: ApplicationContainer) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Worker(container).run_until_stopped(stop)
+        await Worker(container, queues=queues, concurrency=concurrency).run_until_stopped(stop)
         return EXIT_OK
 
     return asyncio.run(with_container(settings, run))
@@ -224,8 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser(
         "worker",
         help="run the worker and scheduler without HTTP",
-        description="Deliver outbox events and run scheduled tasks until SIGINT/SIGTERM. "
-        "Any number of workers may share one database.",
+        description="Deliver outbox events and run scheduled tasks and jobs until "
+        "SIGINT/SIGTERM. Any number of workers may share one database; give each the "
+        "queues it takes.",
+    )
+    worker.add_argument(
+        "--queues",
+        type=queue_list,
+        help="comma-separated queues to take jobs from, e.g. default,mail "
+        "(overrides NINEFOLD_WORKER_QUEUES; default: every queue)",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=positive_int,
+        help="jobs run at once (overrides NINEFOLD_WORKER_CONCURRENCY, default 8)",
     )
     worker.set_defaults(handler=cmd_worker)
 
@@ -284,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(handler=cmd_seed_demo)
 
     add_staff_parser(sub)
+    add_jobs_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")

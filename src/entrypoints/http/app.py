@@ -32,6 +32,8 @@ from entrypoints.http.identity.teams import TeamsController
 from entrypoints.http.identity.workspaces import WorkspacesController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
+from entrypoints.http.workflows.admin import JobsAdminController
+from entrypoints.http.workflows.webhooks import WebhooksController
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 
@@ -73,6 +75,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         TeamsController,
         ApiKeysController,
         AdminController,
+        JobsAdminController,
+        WebhooksController,
     ]
 
 

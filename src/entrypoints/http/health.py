@@ -59,6 +59,13 @@ async def _rate_limits(container: ApplicationContainer) -> Check:
     return Check("rate_limits", healthy, None if healthy else "Redis does not answer")
 
 
+async def _jobs(container: ApplicationContainer) -> Check:
+    """Only with SAQ: without its broker no job is enqueued or run (requests still
+    commit, and their jobs wait in the outbox)."""
+    healthy = await container.workflows.saq_store().ready()
+    return Check("jobs", healthy, None if healthy else "SAQ's broker does not answer")
+
+
 async def _timed(name: str, check: Any) -> Check:
     try:
         result: Check = await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
@@ -90,8 +97,11 @@ class HealthController(Controller):
             _timed("database", _database(container)),
             _timed("migrations", _migrations(container, heads)),
         ]
-        if container.settings().rate_limit_storage == "redis":
+        settings = container.settings()
+        if settings.rate_limit_storage == "redis":
             probes.append(_timed("rate_limits", _rate_limits(container)))
+        if settings.jobs_backend == "saq":
+            probes.append(_timed("jobs", _jobs(container)))
         checks = list(await asyncio.gather(*probes))
         ok = all(check.ok for check in checks)
         return Response(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, case, delete, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,7 +39,6 @@ from core.workflows import (
 from core.workflows.transitions import (
     cancelled,
     claimed,
-    holds,
     last_failure,
     requeued,
     settled,
@@ -93,6 +92,64 @@ def _mutable(job: Job) -> dict[str, Any]:
     }
 
 
+# The statements of the worker's hot path (claim, settle), built once: SQLAlchemy then
+# compiles each once and reuses it, and a batch is saved in one executemany.
+_MUTABLE = (
+    "state", "run_at", "attempts", "started_at", "finished_at", "failed_at", "lease_until",
+    "worker", "last_error", "history",
+)  # fmt: skip
+_SAVE = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("job_id"))
+    .values({column: bindparam(f"new_{column}") for column in _MUTABLE})
+)
+_LOCKED = select(jobs).where(jobs.c.id == bindparam("job_id")).with_for_update()
+_RUNNING = jobs.alias("running")
+_BUSY = (
+    select(func.count())
+    .select_from(_RUNNING)
+    .where(_RUNNING.c.state == JobState.RUNNING.value)
+    .where(_RUNNING.c.concurrency_key == jobs.c.concurrency_key)
+    .scalar_subquery()
+)
+_CANDIDATES = (
+    select(jobs)
+    .where(jobs.c.state == JobState.QUEUED.value, jobs.c.run_at <= bindparam("now"))
+    .where(or_(jobs.c.concurrency_key.is_(None), jobs.c.concurrency_limit > _BUSY))
+    .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=jobs)
+)
+_CANDIDATES_OF = _CANDIDATES.where(jobs.c.queue.in_(bindparam("queues", expanding=True)))
+_ROW = (
+    "id", "name", "queue", "priority", "created_at", "payload", "retry", "timeout",
+    "idempotency_key", "concurrency_key", "concurrency_limit", "workspace_id", *_MUTABLE,
+)  # fmt: skip
+_NEW_ROW: dict[str, Any] = {column: bindparam(f"new_{column}") for column in _ROW}
+# On PostgreSQL a new row also wakes listening workers (NOTIFY, sent at commit), in the
+# same round trip; a conflicting one returns nothing and notifies no one.
+_ADD_POSTGRES = (
+    pg_insert(jobs)
+    .values(_NEW_ROW)
+    .on_conflict_do_nothing()
+    .returning(jobs.c.id, func.pg_notify(NOTIFY_CHANNEL, jobs.c.queue))
+)
+_ADD_SQLITE = sqlite_insert(jobs).values(_NEW_ROW).on_conflict_do_nothing().returning(jobs.c.id)
+
+
+# Settling writes the job in one statement, guarded by "still held by this attempt"
+# (while that holds, nothing but its lease can have changed since the worker got it).
+_SETTLE = _SAVE.where(
+    jobs.c.state == JobState.RUNNING.value,
+    jobs.c.worker == bindparam("held_by"),
+    jobs.c.attempts == bindparam("held_attempt"),
+)
+
+
+def _save_params(job: Job) -> dict[str, Any]:
+    return {"job_id": job.id, **{f"new_{k}": v for k, v in _mutable(job).items()}}
+
+
 def _row(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
@@ -128,26 +185,24 @@ class SqlJobStore:
         self._session = session
         self._postgres = session.get_bind().dialect.name == "postgresql"
 
-    async def _save(self, job: Job) -> None:
-        await self._session.execute(update(jobs).where(jobs.c.id == job.id).values(**_mutable(job)))
+    async def _save(self, *saved: Job) -> None:
+        if saved:
+            connection = await self._session.connection()
+            await connection.execute(_SAVE, [_save_params(job) for job in saved])
 
     async def _locked(self, job_id: str) -> Job | None:
-        query = select(jobs).where(jobs.c.id == job_id).with_for_update()
-        row = (await self._session.execute(query)).first()
+        connection = await self._session.connection()
+        row = (await connection.execute(_LOCKED, {"job_id": job_id})).first()
         return None if row is None else _job(row)
 
     async def add(self, request: JobRequest, now: datetime) -> tuple[Job, bool]:
         job = pending_job(request, now)
-        insert = pg_insert(jobs) if self._postgres else sqlite_insert(jobs)
-        result = await self._session.execute(
-            insert.values(**_row(job)).on_conflict_do_nothing().returning(jobs.c.id)
+        connection = await self._session.connection()
+        result = await connection.execute(
+            _ADD_POSTGRES if self._postgres else _ADD_SQLITE,
+            {f"new_{column}": value for column, value in _row(job).items()},
         )
         if result.first() is not None:
-            if self._postgres:
-                await self._session.execute(
-                    text("SELECT pg_notify(:channel, :queue)"),
-                    {"channel": NOTIFY_CHANNEL, "queue": job.queue},
-                )
             return job, True
         existing = None
         if request.idempotency_key is not None:
@@ -180,25 +235,12 @@ class SqlJobStore:
         lease_until: datetime,
         worker: str,
     ) -> Sequence[Job]:
-        running = jobs.alias("running")
-        busy = (
-            select(func.count())
-            .select_from(running)
-            .where(running.c.state == JobState.RUNNING.value)
-            .where(running.c.concurrency_key == jobs.c.concurrency_key)
-            .scalar_subquery()
-        )
-        candidates = (
-            select(jobs)
-            .where(jobs.c.state == JobState.QUEUED.value, jobs.c.run_at <= now)
-            .where(or_(jobs.c.concurrency_key.is_(None), jobs.c.concurrency_limit > busy))
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=jobs)
-        )
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        candidates = _CANDIDATES
         if queues is not None:
-            candidates = candidates.where(jobs.c.queue.in_(list(queues)))
-        found = [_job(row) for row in await self._session.execute(candidates)]
+            candidates, params["queues"] = _CANDIDATES_OF, list(queues)
+        connection = await self._session.connection()
+        found = [_job(row) for row in await connection.execute(candidates, params)]
         if not found:
             return []
         slots = await self._free_slots({j.concurrency_key for j in found if j.concurrency_key})
@@ -210,8 +252,7 @@ class SqlJobStore:
                     continue
                 slots[key] = slots.get(key, 0) + 1
             batch.append(claimed(job, now, lease_until, worker))
-        for job in batch:
-            await self._save(job)
+        await self._save(*batch)
         return batch
 
     async def _free_slots(self, keys: set[str]) -> dict[str, int]:
@@ -246,12 +287,13 @@ class SqlJobStore:
                 held.add(job_id)
         return held
 
-    async def settle(self, settlement: Settlement) -> bool:
-        job = await self._locked(settlement.job_id)
-        if job is None or not holds(job, settlement.worker, settlement.attempt):
-            return False
-        await self._save(settled(job, settlement))
-        return True
+    async def settle(self, settlement: Settlement, held: Job) -> bool:
+        connection = await self._session.connection()
+        guard = {"held_by": settlement.worker, "held_attempt": settlement.attempt}
+        result = await connection.execute(
+            _SETTLE, {**_save_params(settled(held, settlement)), **guard}
+        )
+        return bool(result.rowcount)
 
     async def expired(self, now: datetime, limit: int) -> Sequence[Job]:
         query = (

@@ -1,0 +1,1 @@
+"""Adapters built on httpx: the HTTP transport of outbound webhooks."""
