@@ -24,6 +24,7 @@ from adapters.httpx.webhooks import HttpxWebhookTransport
 from adapters.limits.limiter import LimitsRateLimiter, memory_rate_limiter, redis_rate_limiter
 from adapters.memory.identity import FastInsecurePasswordHasher
 from adapters.pyotp.totp import PyotpTotpGenerator
+from adapters.resend import ResendEmailSender
 from adapters.saq import SaqJobStore
 from adapters.sql.database import (
     create_engine,
@@ -41,10 +42,12 @@ from adapters.sql.identity.repositories import (
     SqlWorkspaceRepository,
 )
 from adapters.sql.notifications.outbox import SqlEmailOutbox
+from adapters.sql.notifications.sms import SqlSmsOutbox
 from adapters.sql.uow import SqlUnitOfWork
 from adapters.sql.workflows.jobs import SqlJobStore, sql_job_store
 from adapters.zxcvbn.policy import ZxcvbnPasswordPolicy
 from core.identity import (
+    IDENTITY_NOTIFICATIONS,
     AccountService,
     ApiKeyService,
     IdentityService,
@@ -61,8 +64,9 @@ from core.identity import (
     WorkspaceService,
 )
 from core.kernel import Clock, IdGenerator, SystemClock
-from core.notifications import EmailSender
+from core.notifications import EmailSender, NotificationCatalog
 from core.workflows import (
+    WORKFLOWS_NOTIFICATIONS,
     EventBus,
     JobMetrics,
     JobQueue,
@@ -289,6 +293,26 @@ class NotificationsContainer(containers.DeclarativeContainer):
     # Takes the SQLAlchemy session of the unit of work the email belongs to.
     email_sender = providers.Factory(
         _email_sender, outbox=outbox.provider, echo=settings.provided.env
+    )
+    # The Resend adapter (adapters/resend), built only when NINEFOLD_EMAIL_PROVIDER=resend
+    # (None otherwise). Mail still goes to the outbox above, the delivery record for every
+    # provider; the delivery job that hands outbox rows to this sender comes next.
+    resend_sender = providers.Selector(
+        settings.provided.email_provider,
+        resend=providers.Singleton(
+            ResendEmailSender,
+            api_key=settings.provided.resend_api_key,
+            sender=settings.provided.email_from,
+            base_url=settings.provided.resend_base_url,
+        ),
+        outbox=providers.Object(None),
+    )
+    # SMS: the outbox is the only adapter so far (docs/systems/notifications.md, "Adding
+    # an SMS provider"). Takes the session of the unit of work: sms_sender(uow.session).
+    sms_sender = providers.Factory(SqlSmsOutbox, clock=kernel.clock, ids=kernel.ids)
+    # Every notification type the systems declare; preferences are checked against it.
+    catalog = providers.Singleton(
+        NotificationCatalog, types=[*IDENTITY_NOTIFICATIONS, *WORKFLOWS_NOTIFICATIONS]
     )
 
 

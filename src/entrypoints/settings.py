@@ -89,6 +89,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     email_provider: Literal["outbox", "resend"] = "outbox"
     resend_api_key: str = ""
     resend_webhook_secret: str = ""
+    resend_base_url: str = ""  # empty: Resend's API; tests point it at the local stand-in
+    email_from: str = "Ninefold <no-reply@example.com>"  # the From of every email sent
     media_provider: Literal["local", "imagekit"] = "local"
     imagekit_private_key: str = ""
     imagekit_url_endpoint: str = ""
@@ -269,6 +271,13 @@ def _jobs_problems(settings: Settings) -> list[str]:
             f"{env_name('saq_url')} must start with redis://, rediss://, postgresql:// or "
             f"postgres:// (SAQ's broker is Redis or PostgreSQL), not {saq_scheme or '?'}://"
         )
+    if settings.resend_base_url and urlsplit(settings.resend_base_url).scheme not in (
+        "http",
+        "https",
+    ):
+        problems.append(f"{env_name('resend_base_url')} must be an http:// or https:// URL")
+    if "@" not in settings.email_from:
+        problems.append(f"{env_name('email_from')} must be an address, as Name <a@example.com>")
     if settings.worker_concurrency < 1:
         problems.append(f"{env_name('worker_concurrency')} must be at least 1")
     if settings.jobs_retention_days < 1 or settings.jobs_dead_retention_days < 1:

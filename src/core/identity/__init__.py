@@ -82,6 +82,7 @@ from core.identity.model import (
     WorkspaceRole,
     normalize_email,
 )
+from core.identity.notifications import IDENTITY_NOTIFICATIONS
 from core.identity.permissions import ROLE_PERMISSIONS, Permission, role_allows
 from core.identity.ports import (
     ApiKeyRepository,
@@ -111,6 +112,7 @@ from core.identity.workspaces import WorkspaceAccess, WorkspaceService, workspac
 
 __all__ = [
     "API_KEY_TOKEN_PREFIX",
+    "IDENTITY_NOTIFICATIONS",
     "INVITATION_LIFETIME",
     "INVITATION_TOKEN_PREFIX",
     "ROLE_PERMISSIONS",

@@ -11,7 +11,9 @@ class EmailMessage(msgspec.Struct, frozen=True, kw_only=True):
 
     ``idempotency_key`` makes a retried send a no-op: the same key is sent at most once.
     ``category`` names the notification type (``identity.verify_email``), for tags and
-    for preferences later.
+    for preferences later. ``headers`` are extra message headers for providers that
+    send them (``List-Unsubscribe``, ``List-Unsubscribe-Post``); the mail outbox does
+    not store them yet.
     """
 
     to: str
@@ -20,3 +22,4 @@ class EmailMessage(msgspec.Struct, frozen=True, kw_only=True):
     html: str | None = None
     category: str
     idempotency_key: str
+    headers: dict[str, str] | None = None

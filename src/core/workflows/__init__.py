@@ -41,6 +41,7 @@ from core.workflows.model import (
     RetryPolicy,
     Settlement,
 )
+from core.workflows.notifications import WORKFLOWS_NOTIFICATIONS
 from core.workflows.ports import JobStore, OutboxStore
 from core.workflows.runner import JobRunner, OpenJobStore, worker_name
 from core.workflows.schedules import CronEvaluator, Schedule, Scheduler, tick_key
@@ -62,6 +63,7 @@ __all__ = [
     "DELIVER_EVENT",
     "FINISHED_STATES",
     "RETRYABLE_STATES",
+    "WORKFLOWS_NOTIFICATIONS",
     "Attempt",
     "CronEvaluator",
     "DeliverEvent",

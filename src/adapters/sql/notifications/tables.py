@@ -1,6 +1,6 @@
 """Tables owned by the notifications system (prefix ``notifications_``)."""
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import Column, Index, Integer, String, Table, Text
 
 from adapters.sql.naming import system_metadata
 from adapters.sql.types import UTCDateTime
@@ -26,4 +26,22 @@ emails = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_notifications_emails_to_address", "to_address"),
+)
+
+# The SMS outbox. A number is E.164: "+" and at most 15 digits.
+TO_NUMBER_MAX = 16
+
+sms = Table(
+    "notifications_sms",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("to_number", String(TO_NUMBER_MAX), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("category", String(CATEGORY_MAX), nullable=False),
+    Column("idempotency_key", String(IDEMPOTENCY_KEY_MAX), nullable=False, unique=True),
+    Column("segments", Integer(), nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_notifications_sms_to_number", "to_number"),
 )

@@ -1,0 +1,1 @@
+"""Phone number parsing with phonenumbers (Google's libphonenumber metadata)."""
