@@ -8,7 +8,6 @@ is read). Commands that touch a database run on SQLite and, with
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import secrets
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-import structlog
 from sqlalchemy.engine import make_url
 
 from entrypoints.cli.main import main
@@ -39,23 +37,6 @@ class Run:
 
 
 Ninefold = Callable[..., Run]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures process-wide logging (root handler, levels, structlog); put it
-    back so that the next test starts from what it had."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    names = ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic", "alembic.runtime.migration")
-    levels = {name: logging.getLogger(name).level for name in names}
-    structlog_config = structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, saved in levels.items():
-        logging.getLogger(name).setLevel(saved)
-    structlog.configure(**structlog_config)
 
 
 @pytest.fixture

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import pytest
-import structlog
 
 from core.workflows import JobContext, JobState, JobType, PermanentJobError, RetryPolicy
 from core.workflows.admin import MAX_PAGE
@@ -42,21 +40,6 @@ class Run:
 
 
 Ninefold = Callable[..., Run]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    names = ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic")
-    levels = {name: logging.getLogger(name).level for name in names}
-    structlog_config = structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, saved in levels.items():
-        logging.getLogger(name).setLevel(saved)
-    structlog.configure(**structlog_config)
 
 
 @pytest.fixture

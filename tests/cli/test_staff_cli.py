@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import structlog
 
 from core.identity import InvalidCredentialsError, SignedIn
 from entrypoints.cli.main import main
@@ -38,21 +36,6 @@ Ninefold = Callable[..., Run]
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    names = ("sqlalchemy.engine", "aiosqlite", "asyncio", "alembic")
-    levels = {name: logging.getLogger(name).level for name in names}
-    structlog_config = structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, saved in levels.items():
-        logging.getLogger(name).setLevel(saved)
-    structlog.configure(**structlog_config)
 
 
 @pytest.fixture
