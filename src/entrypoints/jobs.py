@@ -21,6 +21,7 @@ from core.workflows import (
     event_delivery_handler,
 )
 from entrypoints.containers import ApplicationContainer
+from entrypoints.notifications import register_notification_jobs
 from entrypoints.webhooks import register_webhooks, webhook_schedules
 
 logger = logging.getLogger("ninefold.jobs")
@@ -90,3 +91,4 @@ def register_jobs(container: ApplicationContainer) -> None:
     registry.register(PRUNE_JOBS, prune_jobs)
     registry.register(PURGE_WORKSPACES, purge_workspaces)
     register_webhooks(container)
+    register_notification_jobs(container)

@@ -43,7 +43,7 @@ PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
     "payments_provider": frozenset({"sandbox"}),
-    "email_provider": frozenset({"outbox"}),
+    "email_provider": frozenset({"outbox", "resend"}),
     "media_provider": frozenset({"local"}),
     "analytics_provider": frozenset({"local"}),
     "error_tracking": frozenset({"log"}),
@@ -91,6 +91,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     resend_webhook_secret: str = ""
     resend_base_url: str = ""  # empty: Resend's API; tests point it at the local stand-in
     email_from: str = "Ninefold <no-reply@example.com>"  # the From of every email sent
+    app_name: str = "Ninefold"  # the product's name in messages
+    # The live stream of in-app notifications: how long one connection lasts (browsers
+    # reconnect) and how often each process looks for new notifications while one is open.
+    notifications_stream_seconds: float = 300.0
+    notifications_stream_poll_seconds: float = 1.0
     media_provider: Literal["local", "imagekit"] = "local"
     imagekit_private_key: str = ""
     imagekit_url_endpoint: str = ""
@@ -123,6 +128,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     webhooks_timeout_seconds: float = 10.0
     webhooks_disable_after_days: int = 5
     webhooks_delivery_retention_days: int = 30
+
+    @property
+    def templates_strict(self) -> bool:
+        """Whether a notification template using a variable its data lacks fails the
+        send (everywhere but production, where it renders empty and logs a warning)."""
+        return self.env != "production"
 
     @property
     def queue_limits(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from adapters.sql.uow import SqlUnitOfWork
 from adapters.sql.workflows.webhooks import SqlWebhookDeliveryLog, SqlWebhookEndpointRepository
 from core.identity import WorkspacePurged, WorkspaceRole
 from core.kernel import Clock, IdGenerator, TenantContext
-from core.notifications import EmailSender
+from core.notifications import Notifier, Recipient
 from core.workflows import EventEnvelope, JobContext, JobQueue, JobType, RetryPolicy, Schedule
 from core.workflows.webhook_delivery import DELIVER_WEBHOOK, DeliverWebhook, WebhookDeliverer
 from core.workflows.webhook_model import WebhookPolicy
@@ -83,15 +83,22 @@ class IdentityWorkspaceAdmins:
         self._workspaces = SqlWorkspaceRepository(session)
         self._users = SqlUserRepository(session)
 
-    async def emails(self, workspace_id: str) -> list[str]:
+    async def recipients(self, workspace_id: str) -> list[Recipient]:
         found = []
         for member in await self._workspaces.members(TenantContext(workspace_id)):
             if member.role not in ADMIN_ROLES:
                 continue
             user = await self._users.get(member.user_id)
             if user is not None and not user.is_banned:
-                found.append(user.email)
-        return sorted(found)
+                found.append(
+                    Recipient(
+                        user_id=user.id,
+                        email=user.email,
+                        name=user.name or None,
+                        workspace_id=workspace_id,
+                    )
+                )
+        return sorted(found, key=lambda recipient: recipient.email or "")
 
 
 class SqlWebhookSession:
@@ -119,9 +126,9 @@ class SqlWebhookSession:
         return queue
 
     @cached_property
-    def mailer(self) -> EmailSender:
-        sender: EmailSender = self._container.notifications.email_sender(session=self._uow.session)
-        return sender
+    def notifier(self) -> Notifier:
+        notifier: Notifier = self._container.notifications.notifier(uow=self._uow)
+        return notifier
 
     @cached_property
     def admins(self) -> IdentityWorkspaceAdmins:

@@ -279,10 +279,10 @@ async def test_the_container_builds_the_sender_only_when_resend_is_selected(
         email_from=SENDER,
     )
     container = NotificationsContainer(settings=selected)
-    built = container.resend_sender()
+    built = container.email_transport()
     assert isinstance(built, ResendEmailSender)
-    assert container.resend_sender() is built
+    assert container.email_transport() is built
     await built.send(an_email("k.container"))
     assert len(standin.emails) == 1
 
-    assert NotificationsContainer(settings=Settings()).resend_sender() is None
+    assert NotificationsContainer(settings=Settings()).email_transport() is None

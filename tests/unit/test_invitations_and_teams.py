@@ -14,7 +14,7 @@ from adapters.memory.identity import (
     InMemoryUserRepository,
     InMemoryWorkspaceRepository,
 )
-from adapters.memory.notifications import InMemoryEmailSender
+from adapters.memory.notifier import InMemoryNotifier
 from adapters.memory.password_policy import ListPasswordPolicy
 from adapters.memory.ratelimit import InMemoryRateLimiter
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
@@ -53,7 +53,7 @@ class World:
         self.team_store = InMemoryTeamRepository()
         self.outbox = InMemoryOutbox()
         self.uow = InMemoryUnitOfWork(self.outbox, self.clock, self.ids)
-        self.mailer = InMemoryEmailSender()
+        self.notifier = InMemoryNotifier()
         self.invitations = InvitationService(
             uow=self.uow,
             invitations=self.invitation_store,
@@ -61,7 +61,7 @@ class World:
             users=self.users,
             hasher=FastInsecurePasswordHasher(),
             policy=ListPasswordPolicy(),
-            mailer=self.mailer,
+            notifier=self.notifier,
             clock=self.clock,
             ids=self.ids,
             public_url="https://app.example.com/",
@@ -116,7 +116,7 @@ class World:
         return Principal(user=user, session=session)
 
     def token_sent_to(self, address: str) -> str:
-        match = LINK.search(self.mailer.sent_to(address)[-1].text)
+        match = LINK.search(self.notifier.sent_to(address)[-1].data["link"])
         assert match
         return match.group(1)
 
@@ -139,13 +139,13 @@ async def test_an_invitation_emails_a_link_and_accepting_it_joins_once(world: Wo
     invitation = await world.invitations.invite(
         await world.access(ada), "Bob@Example.com", WorkspaceRole.ADMIN
     )
-    (email,) = world.mailer.sent_to("bob@example.com")
+    (email,) = world.notifier.sent_to("bob@example.com")
     token = world.token_sent_to("bob@example.com")
     workspace, membership = await world.invitations.accept(token, world.principal(bob))
 
-    assert email.category == "workspace.invitation"
+    assert email.type == "workspace.invitation"
     assert email.idempotency_key == invitation.id
-    assert "Acme" in email.subject
+    assert email.data["workspace_name"] == "Acme"
     assert invitation.expires_at - invitation.created_at == timedelta(days=7)
     assert (workspace.id, membership.role) == (world.workspace.id, WorkspaceRole.ADMIN)
     assert bob.email_verified_at is not None, "the link proves the email"

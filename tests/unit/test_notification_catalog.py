@@ -19,12 +19,14 @@ RESET = NotificationType(
     channels=frozenset({EMAIL}),
     default_channels=frozenset({EMAIL}),
     opt_out=False,
+    templates="core.identity",
 )
 CREDITS_LOW = NotificationType(
     "billing.credits_low",
     "billing",
     channels=frozenset({EMAIL, IN_APP, SMS}),
     default_channels=frozenset({EMAIL, IN_APP}),
+    templates="core.billing",
 )
 
 
@@ -69,7 +71,9 @@ def test_a_badly_declared_type_is_refused(
     message: str,
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        NotificationType(name, category, frozenset(channels), frozenset(defaults), opt_out)
+        NotificationType(
+            name, category, frozenset(channels), frozenset(defaults), opt_out, templates="core.x"
+        )
 
 
 def test_the_catalog_lists_the_categories_people_may_choose() -> None:
@@ -87,7 +91,13 @@ def test_the_catalog_refuses_two_types_with_one_name_and_names_unknown_ones() ->
     catalog.register(RESET)  # the same declaration again is harmless
     with pytest.raises(DuplicateNotificationTypeError):
         catalog.register(
-            NotificationType("identity.reset_password", "account", RESET.channels, RESET.channels)
+            NotificationType(
+                "identity.reset_password",
+                "account",
+                RESET.channels,
+                RESET.channels,
+                templates="core.identity",
+            )
         )
     with pytest.raises(UnknownNotificationTypeError, match=r"billing\.nothing"):
         catalog.get("billing.nothing")

@@ -14,15 +14,27 @@ EMAIL, SMS, IN_APP = Channel.EMAIL, Channel.SMS, Channel.IN_APP
 CATALOG = NotificationCatalog(
     [
         NotificationType(
-            "identity.reset_password", "security", frozenset({EMAIL}), frozenset({EMAIL}), False
+            "identity.reset_password",
+            "security",
+            frozenset({EMAIL}),
+            frozenset({EMAIL}),
+            False,
+            templates="core.identity",
         ),
         NotificationType(
             "billing.credits_low",
             "billing",
             frozenset({EMAIL, SMS, IN_APP}),
             frozenset({EMAIL, IN_APP}),
+            templates="core.billing",
         ),
-        NotificationType("billing.invoice_paid", "billing", frozenset({EMAIL}), frozenset()),
+        NotificationType(
+            "billing.invoice_paid",
+            "billing",
+            frozenset({EMAIL}),
+            frozenset(),
+            templates="core.billing",
+        ),
     ]
 )
 

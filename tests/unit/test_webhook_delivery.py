@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from adapters.memory.jobs import InMemoryJobStore
-from adapters.memory.notifications import InMemoryEmailSender
+from adapters.memory.notifier import InMemoryNotifier
 from adapters.memory.uow import InMemoryOutbox, InMemoryUnitOfWork
 from adapters.memory.webhooks import (
     FakeWebhookTransport,
@@ -89,7 +89,7 @@ class Session:
             clock=setup.clock,
             ids=setup.ids,
         )
-        self.mailer = setup.mailer
+        self.notifier = setup.notifier
         self.admins = setup.admins
 
 
@@ -112,7 +112,7 @@ class Setup:
         self.jobs = InMemoryJobStore()
         self.endpoints = InMemoryWebhookEndpointRepository()
         self.deliveries = InMemoryWebhookDeliveryLog()
-        self.mailer = InMemoryEmailSender()
+        self.notifier = InMemoryNotifier()
         self.admins = FixedWorkspaceAdmins(
             {ACME: ["owner@acme.test", "admin@acme.test"], GLOBEX: ["boss@globex.test"]}
         )
@@ -405,7 +405,10 @@ async def test_410_gone_disables_the_endpoint_at_once_and_tells_the_admins(
     assert job.state is JobState.DEAD
     (attempt,) = setup.log(endpoint)
     assert attempt.status is DeliveryStatus.FAILED
-    assert sorted(m.to for m in setup.mailer.sent) == ["admin@acme.test", "owner@acme.test"]
+    assert sorted(m.recipient.email or "" for m in setup.notifier.sent) == [
+        "admin@acme.test",
+        "owner@acme.test",
+    ]
 
 
 async def test_an_endpoint_failing_for_five_days_is_disabled_once_with_one_email_per_admin(
@@ -425,11 +428,17 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_once_with_one_email
     assert not stored.enabled
     assert stored.disabled_reason == "no delivery has succeeded for 5 days"
     assert stored.failing_since == first_failure
-    assert sorted(m.to for m in setup.mailer.sent) == ["admin@acme.test", "owner@acme.test"]
-    email = setup.mailer.sent[0]
-    assert endpoint.url in email.subject
-    assert f"/api/v1/workspaces/{ACME}/webhooks/{endpoint.id}" in email.text
-    assert email.category == "workflows.webhook_endpoint_disabled"
+    assert sorted(m.recipient.email or "" for m in setup.notifier.sent) == [
+        "admin@acme.test",
+        "owner@acme.test",
+    ]
+    request = setup.notifier.sent[0]
+    assert request.type == "workflows.webhook_endpoint_disabled"
+    assert request.data["endpoint_url"] == endpoint.url
+    assert request.data["endpoint_api_url"].endswith(
+        f"/api/v1/workspaces/{ACME}/webhooks/{endpoint.id}"
+    )
+    assert request.data["reason"] == "no delivery has succeeded for 5 days"
     # Nothing more is sent: new events skip it, and retries under way end unsent.
     sent_before = len(setup.transport.sent)
     await setup.commit(setup.member_added(user_id="usr_dan"))
@@ -438,7 +447,7 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_once_with_one_email
         await setup.until_next_attempt()
     assert len(setup.transport.sent) == sent_before
     assert {j.state for j in await setup.webhook_jobs()} == {JobState.DEAD}
-    assert len(setup.mailer.sent) == 2
+    assert len(setup.notifier.sent) == 2
 
 
 async def test_a_success_in_between_keeps_an_endpoint_enabled(setup: Setup) -> None:
@@ -457,7 +466,7 @@ async def test_a_success_in_between_keeps_an_endpoint_enabled(setup: Setup) -> N
     stored = await setup.stored(endpoint)
     assert stored.enabled
     assert stored.consecutive_failures == 1
-    assert setup.mailer.sent == []
+    assert setup.notifier.sent == []
 
 
 async def test_a_rotated_out_secret_signs_beside_the_new_one_for_a_day(setup: Setup) -> None:

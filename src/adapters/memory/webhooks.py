@@ -11,6 +11,7 @@ from datetime import datetime
 import msgspec
 
 from core.kernel import TenantContext
+from core.notifications import Recipient
 from core.workflows.webhook_errors import WebhookTransportError
 from core.workflows.webhook_model import WebhookDelivery, WebhookEndpoint, WebhookResponse
 
@@ -200,10 +201,10 @@ class FakeWebhookTransport:
 
 
 class FixedWorkspaceAdmins:
-    """Admins' addresses per workspace id, as given."""
+    """Admins' addresses per workspace id, as given (recipients without an account)."""
 
     def __init__(self, emails: Mapping[str, Sequence[str]] | None = None) -> None:
         self.by_workspace = {k: list(v) for k, v in (emails or {}).items()}
 
-    async def emails(self, workspace_id: str) -> Sequence[str]:
-        return list(self.by_workspace.get(workspace_id, ()))
+    async def recipients(self, workspace_id: str) -> Sequence[Recipient]:
+        return [Recipient(email=email) for email in self.by_workspace.get(workspace_id, ())]

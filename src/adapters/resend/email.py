@@ -76,6 +76,8 @@ class ResendEmailSender:
     """Hands emails to Resend. ``base_url`` empty means Resend's API; tests point it at
     the local stand-in (``entrypoints.testing.resend_standin``)."""
 
+    provider: Final = "resend"
+
     def __init__(
         self,
         *,

@@ -34,7 +34,7 @@ from core.identity.service import check_new_password
 from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.kernel import Clock, IdGenerator, UnitOfWork
-from core.notifications import EmailMessage, EmailSender
+from core.notifications import NotificationRequest, Notifier, Recipient
 
 EMAIL_TOKEN_PREFIX = "nf_link"
 
@@ -49,7 +49,7 @@ class AccountService:
         sessions: SessionRepository,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        mailer: EmailSender,
+        notifier: Notifier,
         clock: Clock,
         ids: IdGenerator,
         public_url: str,
@@ -61,7 +61,7 @@ class AccountService:
         self._sessions = sessions
         self._hasher = hasher
         self._policy = policy
-        self._mailer = mailer
+        self._notifier = notifier
         self._clock = clock
         self._ids = ids
         self._public_url = public_url.rstrip("/")
@@ -166,46 +166,42 @@ class AccountService:
             expires_at=now + TOKEN_LIFETIMES[purpose],
         )
         await self._tokens.add(record)
-        await self._mailer.send(self._link_email(user, purpose, token, record.id))
+        await self._notifier.notify(self._link_email(user, purpose, token, record.id))
 
     def _link_email(
         self, user: User, purpose: TokenPurpose, token: str, token_id: str
-    ) -> EmailMessage:
+    ) -> NotificationRequest:
         hours = int(TOKEN_LIFETIMES[purpose].total_seconds() // 3600)
         if purpose is TokenPurpose.VERIFY_EMAIL:
             link = f"{self._public_url}/verify-email?token={quote(token)}"
-            subject = "Confirm your email address"
-            text = (
-                f"Hello {user.name},\n\nconfirm your email address by opening this link "
-                f"within {hours} hours:\n\n{link}\n\nIf you did not sign up, ignore this email."
-            )
-            category = "identity.verify_email"
+            kind = "identity.verify_email"
         else:
             link = f"{self._public_url}/reset-password?token={quote(token)}"
-            subject = "Reset your password"
-            text = (
-                f"Hello {user.name},\n\nset a new password by opening this link within "
-                f"{hours} hour{'s' if hours != 1 else ''}:\n\n{link}\n\n"
-                "If you did not ask for this, ignore this email: your password stays as it is."
-            )
-            category = "identity.reset_password"
-        return EmailMessage(
-            to=user.email, subject=subject, text=text, category=category, idempotency_key=token_id
+            kind = "identity.reset_password"
+        return NotificationRequest(
+            type=kind,
+            recipient=_recipient(user),
+            data={"name": user.name, "link": link, "hours": hours},
+            idempotency_key=token_id,
         )
 
     async def _send_already_registered(self, user: User) -> None:
         now = self._clock.now()
-        await self._mailer.send(
-            EmailMessage(
-                to=user.email,
-                subject="You already have an account",
-                text=(
-                    f"Hello {user.name},\n\nsomeone (maybe you) tried to sign up with this "
-                    f"email address, which already has an account. Sign in at "
-                    f"{self._public_url}/sign-in, or reset your password at "
-                    f"{self._public_url}/forgot-password.\n\nIf it was not you, ignore this email."
-                ),
-                category="identity.already_registered",
+        await self._notifier.notify(
+            NotificationRequest(
+                type="identity.already_registered",
+                recipient=_recipient(user),
+                data={
+                    "name": user.name,
+                    "sign_in_url": f"{self._public_url}/sign-in",
+                    "reset_url": f"{self._public_url}/forgot-password",
+                },
                 idempotency_key=self._ids.new("eml", now),
             )
         )
+
+
+def _recipient(user: User) -> Recipient:
+    """A user as the notifications system reaches them (the link emails go to the
+    address even before it is verified: they are how it gets verified)."""
+    return Recipient(user_id=user.id, email=user.email, name=user.name or None)

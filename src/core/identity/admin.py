@@ -4,9 +4,11 @@ A staff role (``support``, ``ops``, ``superadmin``) is not a workspace role: it 
 nothing inside a workspace, and a workspace role grants nothing here. Staff are made by
 the CLI (``ninefold staff create``), never over HTTP. What each role may do:
 
-- ``support`` reads users (search, one user);
-- ``ops`` also bans and unbans users, and operates the jobs: looks at jobs and queues
-  (``jobs:read``), retries, cancels and replays them (``jobs:manage``);
+- ``support`` reads users (search, one user) and the mail: the outbox, the deliveries
+  and the suppression list (``mail:read``);
+- ``ops`` also bans and unbans users, operates the jobs: looks at jobs and queues
+  (``jobs:read``), retries, cancels and replays them (``jobs:manage``), and adds and
+  removes suppressed addresses (``notifications:manage``);
 - ``superadmin`` also changes staff roles.
 
 A ban ends every session of the user at once and refuses their sign-in (403
@@ -49,16 +51,20 @@ class StaffPermission(enum.StrEnum):
     STAFF_MANAGE = "staff:manage"
     JOBS_READ = "jobs:read"
     JOBS_MANAGE = "jobs:manage"
+    MAIL_READ = "mail:read"
+    NOTIFICATIONS_MANAGE = "notifications:manage"
 
 
 STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
-    StaffRole.SUPPORT: frozenset({StaffPermission.USERS_READ}),
+    StaffRole.SUPPORT: frozenset({StaffPermission.USERS_READ, StaffPermission.MAIL_READ}),
     StaffRole.OPS: frozenset(
         {
             StaffPermission.USERS_READ,
             StaffPermission.USERS_BAN,
             StaffPermission.JOBS_READ,
             StaffPermission.JOBS_MANAGE,
+            StaffPermission.MAIL_READ,
+            StaffPermission.NOTIFICATIONS_MANAGE,
         }
     ),
     StaffRole.SUPERADMIN: frozenset(StaffPermission),

@@ -43,7 +43,7 @@ from core.identity.throttling import IdentityThrottle
 from core.identity.tokens import hash_token, new_token
 from core.identity.workspaces import WorkspaceAccess
 from core.kernel import Clock, IdGenerator, PermissionDeniedError, TenantContext, UnitOfWork
-from core.notifications import EmailMessage, EmailSender
+from core.notifications import NotificationRequest, Notifier, Recipient
 
 INVITATION_TOKEN_PREFIX = "nf_inv"
 
@@ -58,7 +58,7 @@ class InvitationService:
         users: UserRepository,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
-        mailer: EmailSender,
+        notifier: Notifier,
         clock: Clock,
         ids: IdGenerator,
         public_url: str,
@@ -70,7 +70,7 @@ class InvitationService:
         self._users = users
         self._hasher = hasher
         self._policy = policy
-        self._mailer = mailer
+        self._notifier = notifier
         self._clock = clock
         self._ids = ids
         self._public_url = public_url.rstrip("/")
@@ -101,8 +101,8 @@ class InvitationService:
             expires_at=now + INVITATION_LIFETIME,
         )
         await self._invitations.add(invitation)
-        await self._mailer.send(
-            self._invitation_email(invitation, access.workspace, token, inviter_name)
+        await self._notifier.notify(
+            self._invitation_request(invitation, access.workspace, token, inviter_name)
         )
         return invitation
 
@@ -202,21 +202,20 @@ class InvitationService:
         )
         return membership
 
-    def _invitation_email(
+    def _invitation_request(
         self, invitation: Invitation, workspace: Workspace, token: str, inviter_name: str
-    ) -> EmailMessage:
-        link = f"{self._public_url}/invitations/{token}"
-        days = INVITATION_LIFETIME.days
-        who = inviter_name or "A member"
-        return EmailMessage(
-            to=invitation.email,
-            subject=f"You are invited to join {workspace.name}",
-            text=(
-                f"Hello,\n\n{who} invited you to join the workspace {workspace.name} as "
-                f"{invitation.role.value}. Accept within {days} days by opening this link:"
-                f"\n\n{link}\n\nIf you have no account yet, you can create one from there. "
-                "If you did not expect this, ignore this email."
-            ),
-            category="workspace.invitation",
+    ) -> NotificationRequest:
+        # To the invited address only: in-app would need an account, and the invitation
+        # is addressed to an email, whoever holds it.
+        return NotificationRequest(
+            type="workspace.invitation",
+            recipient=Recipient(email=invitation.email),
+            data={
+                "inviter_name": inviter_name,
+                "workspace_name": workspace.name,
+                "role": invitation.role.value,
+                "link": f"{self._public_url}/invitations/{token}",
+                "days": INVITATION_LIFETIME.days,
+            },
             idempotency_key=invitation.id,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from core.notifications import Channel, NotificationType
 
 _EMAIL = frozenset({Channel.EMAIL})
+_TEMPLATES = "core.identity"  # core/identity/templates/<type name>/
 
 VERIFY_EMAIL = NotificationType(
     "identity.verify_email",
@@ -16,6 +17,12 @@ VERIFY_EMAIL = NotificationType(
     default_channels=_EMAIL,
     opt_out=False,
     description="The link that confirms a new account's email address",
+    templates=_TEMPLATES,
+    sample={
+        "name": "Ada Lovelace",
+        "link": "https://app.example.com/verify-email?token=vt_sample",
+        "hours": 48,
+    },
 )
 RESET_PASSWORD = NotificationType(
     "identity.reset_password",
@@ -24,6 +31,12 @@ RESET_PASSWORD = NotificationType(
     default_channels=_EMAIL,
     opt_out=False,
     description="The link that sets a new password",
+    templates=_TEMPLATES,
+    sample={
+        "name": "Ada Lovelace",
+        "link": "https://app.example.com/reset-password?token=rt_sample",
+        "hours": 1,
+    },
 )
 ALREADY_REGISTERED = NotificationType(
     "identity.already_registered",
@@ -32,6 +45,12 @@ ALREADY_REGISTERED = NotificationType(
     default_channels=_EMAIL,
     opt_out=False,
     description="Someone tried to sign up with an address that has an account",
+    templates=_TEMPLATES,
+    sample={
+        "name": "Ada Lovelace",
+        "sign_in_url": "https://app.example.com/sign-in",
+        "reset_url": "https://app.example.com/forgot-password",
+    },
 )
 WORKSPACE_INVITATION = NotificationType(
     "workspace.invitation",
@@ -40,6 +59,14 @@ WORKSPACE_INVITATION = NotificationType(
     default_channels=_EMAIL,
     opt_out=False,
     description="An invitation to join a workspace, sent to the invited address",
+    templates=_TEMPLATES,
+    sample={
+        "inviter_name": "Grace Hopper",
+        "workspace_name": "Analytical Engines",
+        "role": "member",
+        "link": "https://app.example.com/invitations/inv_sample",
+        "days": 7,
+    },
 )
 
 IDENTITY_NOTIFICATIONS = (VERIFY_EMAIL, RESET_PASSWORD, ALREADY_REGISTERED, WORKSPACE_INVITATION)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.notifications.errors import (
     DuplicateNotificationTypeError,
@@ -37,6 +38,10 @@ class NotificationType:
     those it uses for a person who set no preference for its category. With
     ``opt_out=False`` preferences are not consulted: it goes out on its default
     channels to everyone (security and legal messages).
+
+    ``templates`` is the package whose ``templates/<name>/`` folder holds the type's
+    templates (docs/systems/notifications.md, "Templates"); ``sample`` is template data
+    for previews and for the test that renders every template of every type.
     """
 
     name: str
@@ -45,6 +50,8 @@ class NotificationType:
     default_channels: frozenset[Channel]
     opt_out: bool = True
     description: str = ""
+    templates: str = ""
+    sample: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -55,6 +62,8 @@ class NotificationType:
             raise ValueError(f"{self.name}: a notification type needs at least one channel")
         if not self.default_channels <= self.channels:
             raise ValueError(f"{self.name}: default channels must be among its channels")
+        if not self.templates:
+            raise ValueError(f"{self.name}: name the package that holds its templates")
         if not self.opt_out and not self.default_channels:
             raise ValueError(f"{self.name}: a type nobody may opt out of needs default channels")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.kernel import DomainError, ValidationError
+from core.kernel import DomainError, NotFoundError, ValidationError
 
 
 class InvalidPhoneNumberError(ValidationError):
@@ -64,3 +64,52 @@ class InvalidPreferenceError(ValidationError):
 
     type = "notifications/invalid-preference"
     title = "The notification preference cannot be set."
+
+
+class InvalidDeliveryTransitionError(DomainError):
+    """A delivery state change the state machine does not allow."""
+
+    type = "notifications/invalid-delivery-transition"
+    status = 409
+    title = "The delivery cannot move to that state."
+
+
+class TemplateError(DomainError):
+    """A notification's template is missing, does not parse, or uses a variable the
+    data does not have."""
+
+    type = "notifications/template-error"
+    status = 500
+    title = "A notification template could not be rendered."
+
+
+class InvalidUnsubscribeTokenError(ValidationError):
+    """An unsubscribe link's token that is malformed or not signed by this application."""
+
+    type = "notifications/invalid-unsubscribe-token"
+    title = "The unsubscribe link is not valid."
+
+
+class InAppNotificationNotFoundError(NotFoundError):
+    type = "notifications/notification-not-found"
+    title = "There is no such notification."
+
+
+class EmailNotFoundError(NotFoundError):
+    type = "notifications/email-not-found"
+    title = "There is no such email in the outbox."
+
+
+class InvalidWebhookSignatureError(DomainError):
+    """A provider webhook whose signature does not verify: a wrong or missing
+    signature, a body changed on the way, or a timestamp outside the tolerance (a
+    replay of an old delivery)."""
+
+    type = "notifications/invalid-webhook-signature"
+    status = 400
+    title = "The webhook signature is not valid."
+
+
+class SuppressionNotFoundError(NotFoundError):
+    type = "notifications/suppression-not-found"
+    title = "The address is not on the suppression list."

@@ -77,16 +77,33 @@ class PreferenceService:
     async def choose(self, user_id: str, choices: Sequence[PreferenceChoice]) -> None:
         """Record choices; all are checked first, and one that may not be set changes
         nothing."""
-        for choice in choices:
-            if not self._catalog.may_set(choice.category, choice.channel):
-                raise InvalidPreferenceError(
-                    f"{choice.channel.value} notifications of {choice.category!r} cannot be "
-                    "turned on or off (an unknown category, a channel it does not use, or "
-                    "messages everyone receives)",
-                    category=choice.category,
-                    channel=choice.channel.value,
-                )
-        await self._store.save(user_id, choices)
+        await self.update(user_id, choices)
+
+    async def update(
+        self,
+        user_id: str,
+        choices: Sequence[PreferenceChoice],
+        *,
+        forget: Sequence[tuple[str, Channel]] = (),
+    ) -> None:
+        """Record ``choices`` and forget the pairs in ``forget`` (their defaults apply
+        again); all are checked first, and one that may not be set changes nothing."""
+        for category, channel in [*((c.category, c.channel) for c in choices), *forget]:
+            self._check(category, channel)
+        if choices:
+            await self._store.save(user_id, choices)
+        if forget:
+            await self._store.forget(user_id, forget)
+
+    def _check(self, category: str, channel: Channel) -> None:
+        if not self._catalog.may_set(category, channel):
+            raise InvalidPreferenceError(
+                f"{channel.value} notifications of {category!r} cannot be turned on or off "
+                "(an unknown category, a channel it does not use, or messages everyone "
+                "receives)",
+                category=category,
+                channel=channel.value,
+            )
 
     async def reset(self, user_id: str, category: str) -> None:
         """Forget the person's choices for ``category``: its defaults apply again."""

@@ -30,7 +30,7 @@ import msgspec
 
 from core.kernel import Clock, IdGenerator, TenantContext
 from core.kernel.events import AwareDatetime
-from core.notifications import EmailMessage
+from core.notifications import NotificationRequest, Recipient
 from core.workflows.errors import PermanentJobError, RetryJobLaterError
 from core.workflows.jobs import JobContext, JobQueue, JobType
 from core.workflows.model import RetryPolicy
@@ -347,31 +347,31 @@ class WebhookDeliverer:
         if not await session.endpoints.disable(tenant, endpoint.id, reason, now):
             return False
         logger.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
-        for address in await session.admins.emails(endpoint.workspace_id):
-            await session.mailer.send(self._disabled_email(endpoint, reason, now, address))
+        for recipient in await session.admins.recipients(endpoint.workspace_id):
+            await session.notifier.notify(
+                self._disabled_notification(endpoint, reason, now, recipient)
+            )
         return True
 
-    def _disabled_email(
-        self, endpoint: WebhookEndpoint, reason: str, now: datetime, address: str
-    ) -> EmailMessage:
-        api = f"/api/v1/workspaces/{endpoint.workspace_id}/webhooks/{endpoint.id}"
+    def _disabled_notification(
+        self, endpoint: WebhookEndpoint, reason: str, now: datetime, recipient: Recipient
+    ) -> NotificationRequest:
+        workspace = endpoint.workspace_id
+        api = f"{self._console_url}/api/v1/workspaces/{workspace}/webhooks/{endpoint.id}"
         failing = endpoint.failing_since or now
-        text = (
-            f"We stopped sending webhooks to {endpoint.url} ({endpoint.id}).\n\n"
-            f"Reason: {reason}. Deliveries have been failing since "
-            f"{failing:%Y-%m-%d %H:%M} UTC.\n\n"
-            "Events that happen while the endpoint is disabled are not sent to it. Fix the "
-            "endpoint, then enable it again (PATCH "
-            f'{self._console_url}{api} with {{"enabled": true}}); its delivery log '
-            f"({self._console_url}{api}/deliveries) lists what failed, and each delivery "
-            "can be sent again.\n"
-        )
-        digest = hashlib.sha256(address.encode()).hexdigest()[:16]
-        return EmailMessage(
-            to=address,
-            subject=f"Webhook endpoint disabled: {endpoint.url}"[:200],
-            text=text,
-            category="workflows.webhook_endpoint_disabled",
+        who = recipient.user_id or recipient.email or ""
+        digest = hashlib.sha256(who.encode()).hexdigest()[:16]
+        return NotificationRequest(
+            type="workflows.webhook_endpoint_disabled",
+            recipient=recipient,
+            data={
+                "endpoint_url": endpoint.url,
+                "endpoint_id": endpoint.id,
+                "reason": reason,
+                "failing_since": f"{failing:%Y-%m-%d %H:%M}",
+                "endpoint_api_url": api,
+                "deliveries_url": f"{api}/deliveries",
+            },
             idempotency_key=(
                 f"workflows.webhook_endpoint_disabled:{endpoint.id}:{int(now.timestamp())}:{digest}"
             ),

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.kernel import TenantContext, UnitOfWork
-from core.notifications import EmailSender
+from core.notifications import Notifier, Recipient
 from core.workflows.jobs import JobQueue
 from core.workflows.webhook_model import WebhookDelivery, WebhookEndpoint, WebhookResponse
 
@@ -105,9 +105,10 @@ class WebhookTransport(Protocol):
 
 
 class WorkspaceAdmins(Protocol):
-    """Who to tell about a workspace's webhooks: its owners' and admins' addresses."""
+    """Who to tell about a workspace's webhooks: its owners and admins, as recipients
+    of a notification."""
 
-    async def emails(self, workspace_id: str) -> Sequence[str]: ...
+    async def recipients(self, workspace_id: str) -> Sequence[Recipient]: ...
 
 
 class WebhookSession(Protocol):
@@ -127,7 +128,7 @@ class WebhookSession(Protocol):
     def jobs(self) -> JobQueue: ...
 
     @property
-    def mailer(self) -> EmailSender: ...
+    def notifier(self) -> Notifier: ...
 
     @property
     def admins(self) -> WorkspaceAdmins: ...

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,11 @@ from entrypoints.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    one_line,
+    print_json,
     settings_for_command,
+    table,
+    when,
     with_container,
 )
 from entrypoints.logging import configure_logging
@@ -79,31 +82,6 @@ def _log_action(action: str, **fields: Any) -> None:
     )
 
 
-def _print_json(value: Any) -> None:
-    import msgspec
-
-    print(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
-
-
-def _when(at: datetime | None) -> str:
-    return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _one_line(text: str | None, width: int) -> str:
-    if not text:
-        return "-"
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 # --- the commands --------------------------------------------------------------------------
 
 
@@ -121,7 +99,7 @@ async def _jobs_list(args: argparse.Namespace, container: ApplicationContainer) 
     async with _job_admin(container) as admin:
         page = await list_page(admin, query)
     if args.json:
-        _print_json(page)
+        print_json(page)
         return EXIT_OK
     if not page.jobs:
         print("no jobs match")
@@ -134,12 +112,12 @@ async def _jobs_list(args: argparse.Namespace, container: ApplicationContainer) 
             job.queue,
             job.name,
             f"{job.attempts}/{job.max_attempts}",
-            _when(job.run_at),
-            _one_line(job.last_error, ERROR_WIDTH),
+            when(job.run_at),
+            one_line(job.last_error, ERROR_WIDTH),
         )
         for job in page.jobs
     ]
-    print(_table(rows))
+    print(table(rows))
     if page.next_cursor:
         print(f"more jobs: run again with --cursor {page.next_cursor}", file=sys.stderr)
     return EXIT_OK
@@ -170,11 +148,11 @@ def _describe(job: Job) -> str:
         ("idempotency key", job.idempotency_key or "-"),
         ("concurrency", concurrency),
         ("workspace", job.workspace_id or "-"),
-        ("created", _when(job.created_at)),
-        ("run at", _when(job.run_at)),
-        ("started", _when(job.started_at)),
-        ("finished", _when(job.finished_at)),
-        ("lease until", _when(job.lease_until)),
+        ("created", when(job.created_at)),
+        ("run at", when(job.run_at)),
+        ("started", when(job.started_at)),
+        ("finished", when(job.finished_at)),
+        ("lease until", when(job.lease_until)),
         ("worker", job.worker or "-"),
         ("last error", job.last_error or "-"),
     ]
@@ -188,9 +166,9 @@ def _describe(job: Job) -> str:
     lines.append("history" if job.history else "history  (no attempt yet)")
     for attempt in job.history:
         lines.append(
-            f"  #{attempt.number}  {_when(attempt.started_at)} -> {_when(attempt.finished_at)}"
+            f"  #{attempt.number}  {when(attempt.started_at)} -> {when(attempt.finished_at)}"
             f"  {attempt.outcome or 'running'}  on {attempt.worker}"
-            + (f"  {_one_line(attempt.error, 200)}" if attempt.error else "")
+            + (f"  {one_line(attempt.error, 200)}" if attempt.error else "")
         )
     return "\n".join(lines)
 
@@ -201,7 +179,7 @@ async def _jobs_show(args: argparse.Namespace, container: ApplicationContainer) 
     async with _job_admin(container) as admin:
         job = await admin.get(args.job_id)
     if args.json:
-        _print_json(JobOut.of(job))
+        print_json(JobOut.of(job))
     else:
         print(_describe(job))
     return EXIT_OK
@@ -255,7 +233,7 @@ async def _jobs_queues(args: argparse.Namespace, container: ApplicationContainer
     async with _job_admin(container) as admin:
         stats: list[QueueStats] = list(await admin.stats())
     if args.json:
-        _print_json({"queues": stats})
+        print_json({"queues": stats})
         return EXIT_OK
     if not stats:
         print("no jobs in any queue")
@@ -274,7 +252,7 @@ async def _jobs_queues(args: argparse.Namespace, container: ApplicationContainer
         )
         for s in stats
     ]
-    print(_table(rows))
+    print(table(rows))
     return EXIT_OK
 
 

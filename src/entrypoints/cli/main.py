@@ -22,6 +22,8 @@ from entrypoints.cli.common import (
     with_container,
 )
 from entrypoints.cli.jobs import add_jobs_parser, positive_int, queue_list
+from entrypoints.cli.mail import add_mail_parser
+from entrypoints.cli.notifications import add_notifications_parser
 from entrypoints.cli.staff import add_staff_parser
 
 # Heavy modules (SQLAlchemy, Litestar, the containers) are imported inside the commands
@@ -303,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_staff_parser(sub)
     add_jobs_parser(sub)
+    add_notifications_parser(sub)
+    add_mail_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -30,6 +30,11 @@ from entrypoints.http.identity.invitations import (
 from entrypoints.http.identity.routes import AuthController, MeController, TwoFactorController
 from entrypoints.http.identity.teams import TeamsController
 from entrypoints.http.identity.workspaces import WorkspacesController
+from entrypoints.http.notifications.admin import NotificationsAdminController
+from entrypoints.http.notifications.me import MyNotificationsController
+from entrypoints.http.notifications.stream import InboxFollower
+from entrypoints.http.notifications.unsubscribe import UnsubscribeController
+from entrypoints.http.notifications.webhooks import EmailWebhooksController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
 from entrypoints.http.workflows.admin import JobsAdminController
@@ -76,7 +81,11 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ApiKeysController,
         AdminController,
         JobsAdminController,
+        NotificationsAdminController,
         WebhooksController,
+        MyNotificationsController,
+        UnsubscribeController,
+        EmailWebhooksController,
     ]
 
 
@@ -88,6 +97,11 @@ def create_app(
 ) -> Litestar:
     settings: Settings = container.settings()
     worker = Worker(container)
+    inbox_follower = InboxFollower(
+        open_uow=container.unit_of_work,
+        clock=container.kernel.clock(),
+        poll_seconds=settings.notifications_stream_poll_seconds,
+    )
     start_worker = settings.run_worker if run_worker is None else run_worker
 
     async def on_startup(app: Litestar) -> None:
@@ -99,6 +113,7 @@ def create_app(
             worker.start()
 
     async def on_shutdown(app: Litestar) -> None:
+        await inbox_follower.close()
         await worker.stop()
         await close_container(container)
 
@@ -118,6 +133,7 @@ def create_app(
                 "container": container,
                 "principal_cache": PrincipalCache(settings.session_cache_seconds),
                 "trusted_proxies": parse_networks(settings.trusted_proxies),
+                "inbox_follower": inbox_follower,
             }
         ),
         debug=False,

@@ -17,15 +17,28 @@ Usage::
         sender = ResendEmailSender(api_key=standin.api_key, sender=..., base_url=standin.url)
         ...
         standin.emails  # what arrived, oldest first
+
+Delivery webhooks: ``standin.webhook_event(email_id, "email.delivered")`` is a body
+shaped like the one Resend posts (the OpenAPI document's ``Email*Event`` schemas), and
+``sign_svix(secret, msg_id, timestamp, body)`` its Svix headers, computed here with the
+standard library (independently of the adapter's verifier)::
+
+    body = standin.webhook_event(email_id, "email.bounced", bounce_type="Transient")
+    headers = sign_svix(DEFAULT_WEBHOOK_SECRET, "msg_1", int(now.timestamp()), body)
+    client.post("/…/webhooks/resend", content=body, headers=headers)
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 import threading
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -47,6 +60,44 @@ EMAIL_FIELDS = frozenset(
     }
 )  # fmt: skip
 NOT_IN_BATCH = frozenset({"attachments", "scheduled_at"})
+# A signing secret for tests, in Resend's form (whsec_ + base64 of the HMAC key).
+DEFAULT_WEBHOOK_SECRET = "whsec_bmluZWZvbGQtcmVzZW5kLXN0YW5kaW4tc2lnbmluZy1rZXk="
+# ``data.bounce`` of an ``email.bounced`` event, per bounce type (WebhookEventBounce).
+BOUNCES: dict[str, dict[str, Any]] = {
+    "Permanent": {
+        "diagnosticCode": ["smtp; 550 5.1.1 user unknown"],
+        "message": "The recipient's email address does not exist.",
+        "subType": "General",
+        "type": "Permanent",
+    },
+    "Transient": {
+        "diagnosticCode": ["smtp; 452 4.2.2 mailbox full"],
+        "message": "The recipient's mailbox is full.",
+        "subType": "MailboxFull",
+        "type": "Transient",
+    },
+    "Undetermined": {
+        "diagnosticCode": [],
+        "message": "The receiving server's answer could not be classified.",
+        "subType": "Undetermined",
+        "type": "Undetermined",
+    },
+}
+
+
+def sign_svix(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Svix headers Resend sends with ``body``: ``svix-id``, ``svix-timestamp`` (Unix
+    seconds) and ``svix-signature`` (``v1,`` and the base64 HMAC-SHA256 of
+    ``{msg_id}.{timestamp}.{body}``, keyed with the base64 after ``secret``'s optional
+    ``whsec_`` prefix)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": str(timestamp),
+        "svix-signature": f"v1,{signature}",
+    }
 
 
 class StandinEmail(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,6 +211,61 @@ class ResendStandin:
             self._failures.clear()
             self._answers.clear()
 
+    # -- delivery webhooks ---------------------------------------------------------------
+
+    def webhook_event(
+        self,
+        email_id: str,
+        event_type: str,
+        *,
+        bounce_type: str | None = None,
+        created_at: datetime | None = None,
+    ) -> bytes:
+        """The JSON body Resend posts for ``event_type`` about email ``email_id``:
+        ``{"type", "created_at", "data": {"email_id", "created_at", "from", "to",
+        "subject", "tags", ...}}``, with the email's own fields when the stand-in accepted
+        it (placeholders otherwise) and the event's extra object: ``bounce`` (type
+        ``bounce_type``, default ``Permanent``), ``failed``, ``click`` or ``suppressed``.
+        ``created_at`` defaults to now. Any ``event_type`` is accepted, so tests can
+        send types Resend may add later."""
+        if bounce_type is not None and event_type != "email.bounced":
+            raise ValueError("bounce_type is for email.bounced events only")
+        at = _iso(created_at or datetime.now(UTC))
+        with self._lock:
+            email = next((e for e in self.emails if e.id == email_id), None)
+        sent = email.payload if email is not None else {}
+        to = sent.get("to", ["delivered@resend.dev"])
+        data: dict[str, Any] = {
+            "email_id": email_id,
+            "created_at": at,
+            "from": sent.get("from", "Acme <onboarding@resend.dev>"),
+            "to": [to] if isinstance(to, str) else list(to),
+            "subject": sent.get("subject", "Hello"),
+            "tags": {tag["name"]: tag.get("value", "") for tag in sent.get("tags", [])},
+        }
+        if sent.get("headers"):
+            data["headers"] = [{"name": k, "value": v} for k, v in sent["headers"].items()]
+        if event_type == "email.bounced":
+            kind = bounce_type or "Permanent"
+            data["bounce"] = dict(BOUNCES.get(kind, {**BOUNCES["Permanent"], "type": kind}))
+        elif event_type == "email.failed":
+            data["failed"] = {"reason": "reached_daily_quota"}
+        elif event_type == "email.clicked":
+            data["click"] = {
+                "ipAddress": "203.0.113.7",
+                "link": "https://example.com/",
+                "timestamp": at,
+                "userAgent": "Mozilla/5.0",
+            }
+        elif event_type == "email.suppressed":
+            data["suppressed"] = {
+                "diagnosticCode": [],
+                "message": "The address is on the account's suppression list.",
+                "reason": "previous_bounce",
+                "type": "OnAccountSuppressionList",
+            }
+        return json.dumps({"type": event_type, "created_at": at, "data": data}).encode()
+
     # -- the API -----------------------------------------------------------------------
 
     def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
@@ -234,6 +340,11 @@ class ResendStandin:
             raise ApiError(401, "missing_api_key", "Missing API key in the authorization header.")
         if value != f"Bearer {self.api_key}":
             raise ApiError(403, "invalid_api_key", "API key is invalid.")
+
+
+def _iso(at: datetime) -> str:
+    """Resend's timestamp form: UTC, milliseconds, ``Z`` (``2023-10-06T23:47:56.678Z``)."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(body: bytes) -> Any:

@@ -1,9 +1,11 @@
-"""The mail outbox: the embedded default ``EmailSender``.
+"""The mail outbox: the embedded default ``EmailSender``, and ``SqlOutboxReader``.
 
 ``send`` stores the message in ``notifications_emails`` inside the caller's transaction,
-so an email exists exactly when the change that caused it is committed. Nothing is
-delivered yet: rows stay ``queued`` until the notifications issue adds a sender that
-hands them to a provider (and the states after ``queued``).
+so an email exists exactly when the change that caused it is committed. The row keeps
+every field of the ``EmailMessage``, its ``headers`` (``List-Unsubscribe``, …) as a JSON
+object, so a delivery job can hand the stored message to a provider as it was sent.
+Rows start ``queued``; ``SqlOutboxReader.mark`` mirrors a delivery's later states on
+them (and on ``notifications_sms`` rows), for people reading the outbox.
 
 Idempotency uses ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``, which SQLite
 (3.24+) and PostgreSQL both speak. One statement, no exception, no savepoint: the
@@ -21,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,9 +32,11 @@ from adapters.sql.notifications.tables import (
     IDEMPOTENCY_KEY_MAX,
     TO_ADDRESS_MAX,
     emails,
+    sms,
 )
 from core.kernel import Clock, IdGenerator
-from core.notifications import EmailMessage
+from core.notifications import Channel, EmailMessage, SmsMessage
+from core.notifications.deliveries import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class StoredEmail(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str
     status: str
     created_at: datetime
+    headers: dict[str, str] | None = None
 
     @property
     def message(self) -> EmailMessage:
@@ -63,7 +68,17 @@ class StoredEmail(msgspec.Struct, frozen=True, kw_only=True):
             html=self.html,
             category=self.category,
             idempotency_key=self.idempotency_key,
+            headers=None if self.headers is None else dict(self.headers),
         )
+
+
+def encode_headers(headers: dict[str, str] | None) -> str | None:
+    """``headers`` as stored: a JSON object, or ``None``."""
+    return None if headers is None else msgspec.json.encode(headers).decode()
+
+
+def decode_headers(stored: str | None) -> dict[str, str] | None:
+    return None if stored is None else msgspec.json.decode(stored, type=dict[str, str])
 
 
 def _check_lengths(message: EmailMessage) -> None:
@@ -103,6 +118,7 @@ class SqlEmailOutbox:
             "subject": message.subject,
             "text_body": message.text,
             "html_body": message.html,
+            "headers": encode_headers(message.headers),
             "category": message.category,
             "idempotency_key": message.idempotency_key,
             "status": QUEUED,
@@ -125,6 +141,7 @@ def _stored(row: Any) -> StoredEmail:
         idempotency_key=row.idempotency_key,
         status=row.status,
         created_at=row.created_at,
+        headers=decode_headers(row.headers),
     )
 
 
@@ -144,3 +161,39 @@ async def list_emails(
 async def get_email(session: AsyncSession, email_id: str) -> StoredEmail | None:
     row = (await session.execute(select(emails).where(emails.c.id == email_id))).first()
     return None if row is None else _stored(row)
+
+
+class SqlOutboxReader:
+    """``OutboxReader`` on the mail and SMS outboxes, in the transaction of ``session``
+    (the delivery job's unit of work). Never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def email(self, idempotency_key: str) -> EmailMessage | None:
+        query = select(emails).where(emails.c.idempotency_key == idempotency_key)
+        row = (await self._session.execute(query)).first()
+        return None if row is None else _stored(row).message
+
+    async def sms(self, idempotency_key: str) -> SmsMessage | None:
+        query = select(sms.c.to_number, sms.c.body, sms.c.category).where(
+            sms.c.idempotency_key == idempotency_key
+        )
+        row = (await self._session.execute(query)).first()
+        if row is None:
+            return None
+        return SmsMessage(
+            to=row.to_number, body=row.body, category=row.category, idempotency_key=idempotency_key
+        )
+
+    async def mark(self, channel: Channel, idempotency_key: str, status: DeliveryStatus) -> None:
+        """Set the ``status`` of the outbox row with this key; nothing for in-app
+        notifications (they have no outbox row) or for a key that is not stored."""
+        table: Table | None = {Channel.EMAIL: emails, Channel.SMS: sms}.get(channel)
+        if table is None:
+            return
+        await self._session.execute(
+            update(table)
+            .where(table.c.idempotency_key == idempotency_key)
+            .values(status=DeliveryStatus(status).value)
+        )
