@@ -9,7 +9,9 @@ handlers.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -44,6 +46,10 @@ class DeliverNotification(msgspec.Struct, frozen=True):
     delivery_id: str
 
 
+class DeliverBatch(msgspec.Struct, frozen=True):
+    delivery_ids: list[str]
+
+
 class ApplyProviderEvent(msgspec.Struct, frozen=True):
     """A verified report, as the adapter read it (the raw body is kept in the
     provider event log)."""
@@ -58,6 +64,13 @@ DELIVER_NOTIFICATION = JobType(
     queue=NOTIFICATIONS_QUEUE,
     retry=RetryPolicy(max_attempts=12, base_delay=30.0, max_delay=3600.0),
     timeout=60.0,
+)
+DELIVER_BATCH = JobType(
+    "notifications.deliver_batch",
+    DeliverBatch,
+    queue=NOTIFICATIONS_QUEUE,
+    retry=RetryPolicy(max_attempts=12, base_delay=30.0, max_delay=3600.0),
+    timeout=120.0,
 )
 # A report may arrive before the delivery job recorded the provider's message id:
 # "unmatched" reports are tried again for about half an hour, then kept as they are.
@@ -78,11 +91,22 @@ class JobDeliveryQueue:
         self._jobs = jobs
 
     async def enqueue(self, delivery: Delivery) -> None:
+        await enqueue_delivery(self._jobs, delivery.id)
+
+    async def enqueue_batch(self, deliveries: Sequence[Delivery]) -> None:
+        ids = [delivery.id for delivery in deliveries]
+        digest = hashlib.sha256("\0".join(ids).encode()).hexdigest()
         await self._jobs.enqueue(
-            DELIVER_NOTIFICATION,
-            DeliverNotification(delivery.id),
-            idempotency_key=f"notifications.deliver:{delivery.id}",
+            DELIVER_BATCH, DeliverBatch(ids), idempotency_key=f"notifications.batch:{digest}"
         )
+
+
+async def enqueue_delivery(jobs: JobQueue, delivery_id: str) -> None:
+    await jobs.enqueue(
+        DELIVER_NOTIFICATION,
+        DeliverNotification(delivery_id),
+        idempotency_key=f"notifications.deliver:{delivery_id}",
+    )
 
 
 class SqlDeliverySession:
@@ -132,6 +156,17 @@ def register_notification_jobs(container: ApplicationContainer) -> None:
             logger.warning("delivery %s: %s", payload.delivery_id, error.detail)
             raise
 
+    async def deliver_batch(payload: DeliverBatch, context: JobContext) -> None:
+        alone = await delivery_worker(container).deliver_batch(
+            payload.delivery_ids, last_attempt=context.is_last_attempt
+        )
+        if alone:  # the provider refused the batch: each on its own, so one fails alone
+            async with container.unit_of_work() as uow:
+                jobs = container.workflows.job_queue(uow=uow)
+                for delivery_id in alone:
+                    await enqueue_delivery(jobs, delivery_id)
+                await uow.commit()
+
     async def apply_event(payload: ApplyProviderEvent, context: JobContext) -> None:
         event = payload.event
         outcome = await delivery_worker(container).apply(event)
@@ -148,6 +183,7 @@ def register_notification_jobs(container: ApplicationContainer) -> None:
 
     registry = container.workflows.registry()
     registry.register(DELIVER_NOTIFICATION, deliver)
+    registry.register(DELIVER_BATCH, deliver_batch)
     registry.register(APPLY_PROVIDER_EVENT, apply_event)
 
 

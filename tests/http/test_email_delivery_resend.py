@@ -17,7 +17,14 @@ from adapters.sql.notifications.deliveries import (
     SqlSuppressionList,
 )
 from core.kernel import FixedClock
-from core.notifications import Delivery, DeliveryFilter, DeliveryStatus, SuppressionReason
+from core.notifications import (
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+    NotificationRequest,
+    Recipient,
+    SuppressionReason,
+)
 from entrypoints.containers import ApplicationContainer
 from entrypoints.settings import Settings
 from entrypoints.testing.plugin import settings_with
@@ -232,3 +239,52 @@ async def test_webhooks_of_a_provider_not_in_use_are_not_found(
 
     assert response.status_code == 404
     assert response.json()["type"].endswith("notifications/email-webhook-not-configured")
+
+
+def broadcast(n: int) -> list[NotificationRequest]:
+    return [
+        NotificationRequest(
+            type="billing.payment_failed",
+            recipient=Recipient(email=f"admin{i}@example.com"),
+            data={
+                "workspace_name": "Acme",
+                "amount": "€49.00",
+                "access_until": "2030-01-08",
+                "billing_url": "https://app.example.com/billing",
+            },
+            idempotency_key=f"broadcast:{i}",
+        )
+        for i in range(n)
+    ]
+
+
+async def test_a_broadcast_goes_to_resend_in_one_batch_call(
+    container: ApplicationContainer, standin: ResendStandin
+) -> None:
+    async with container.unit_of_work() as uow:
+        await container.notifications.notifier(uow=uow).notify_many(broadcast(3))
+        await uow.commit()
+
+    await run_jobs(container)
+
+    assert [e.batch for e in standin.emails] == [True, True, True]
+    assert len(standin.requests) == 1
+    sent = [(await deliveries_to(container, f"admin{i}@example.com"))[0] for i in range(3)]
+    assert [d.status for d in sent] == [DeliveryStatus.SENT] * 3
+    assert [d.provider_message_id for d in sent] == [e.id for e in standin.emails]
+
+
+async def test_a_refused_batch_is_sent_one_by_one(
+    container: ApplicationContainer, standin: ResendStandin
+) -> None:
+    standin.fail_next(422)
+    async with container.unit_of_work() as uow:
+        await container.notifications.notifier(uow=uow).notify_many(broadcast(2))
+        await uow.commit()
+
+    await run_jobs(container)
+
+    assert [e.batch for e in standin.emails] == [False, False]
+    for i in range(2):
+        (delivery,) = await deliveries_to(container, f"admin{i}@example.com")
+        assert delivery.status is DeliveryStatus.SENT

@@ -4,6 +4,7 @@ webhooks forward only, with the suppression list."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from itertools import product
 
@@ -41,6 +42,7 @@ class FakeTransport:
 
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
+        self.batches: list[list[EmailMessage]] = []
         self.fail_with: Exception | None = None
 
     async def deliver(self, message: EmailMessage) -> str:
@@ -48,6 +50,12 @@ class FakeTransport:
             raise self.fail_with
         self.sent.append(message)
         return f"msg_{len(self.sent)}"
+
+    async def deliver_batch(self, messages: Sequence[EmailMessage]) -> list[str]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.batches.append(list(messages))
+        return [await self.deliver(message) for message in messages]
 
 
 class Session:
@@ -281,3 +289,54 @@ def test_finished_states_are_final_and_nothing_goes_back_to_queued() -> None:
     for final in (S.BOUNCED, S.COMPLAINED, S.FAILED, S.SUPPRESSED):
         assert ALLOWED_MOVES[final] == frozenset()
     assert all(not may_move(status, S.QUEUED) for status in S)
+
+
+async def test_a_batch_goes_out_in_one_call_and_each_delivery_gets_its_id(world: World) -> None:
+    first, second = await world.queued("a"), await world.queued("b")
+    done = await world.queued("c")
+    await world.worker.deliver(done.id)  # already sent: left out of the batch
+
+    alone = await world.worker.deliver_batch([first.id, second.id, done.id])
+
+    assert alone == []
+    assert world.transport is not None
+    assert [[m.idempotency_key for m in b] for b in world.transport.batches] == [
+        ["a:email", "b:email"]
+    ]
+    stored = [await world.deliveries.get(d.id) for d in (first, second)]
+    assert [(d.status, d.provider_message_id) for d in stored if d] == [
+        (S.SENT, "msg_2"),
+        (S.SENT, "msg_3"),
+    ]
+
+
+async def test_a_refused_batch_is_split_so_the_bad_message_fails_alone(world: World) -> None:
+    first, second = await world.queued("a"), await world.queued("b")
+    assert world.transport is not None
+    world.transport.fail_with = EmailRejectedError("Resend answered 422")
+
+    alone = await world.worker.deliver_batch([first.id, second.id])
+
+    assert alone == [first.id, second.id]
+    for delivery_id in alone:
+        stored = await world.deliveries.get(delivery_id)
+        assert stored is not None
+        assert stored.status is S.QUEUED  # each goes out in a job of its own
+
+
+async def test_an_unavailable_provider_fails_the_batch_for_a_retry_then_gives_up(
+    world: World,
+) -> None:
+    first, second = await world.queued("a"), await world.queued("b")
+    assert world.transport is not None
+    world.transport.fail_with = EmailProviderUnavailableError("Resend answered 503")
+
+    with pytest.raises(EmailProviderUnavailableError):
+        await world.worker.deliver_batch([first.id, second.id])
+    with pytest.raises(EmailProviderUnavailableError):
+        await world.worker.deliver_batch([first.id, second.id], last_attempt=True)
+
+    for delivery in (first, second):
+        stored = await world.deliveries.get(delivery.id)
+        assert stored is not None
+        assert stored.status is S.FAILED

@@ -3,7 +3,7 @@ channel, idempotency, suppression, the inbox, and unsubscribe headers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -72,9 +72,13 @@ class EchoRenderer:
 class RecordingQueue:
     def __init__(self) -> None:
         self.queued: list[Delivery] = []
+        self.batches: list[list[Delivery]] = []
 
     async def enqueue(self, delivery: Delivery) -> None:
         self.queued.append(delivery)
+
+    async def enqueue_batch(self, deliveries: Sequence[Delivery]) -> None:
+        self.batches.append(list(deliveries))
 
 
 class World:
@@ -252,3 +256,33 @@ async def test_an_unknown_type_is_refused_and_changes_nothing(world: World) -> N
 async def test_an_idempotency_key_is_required_and_bounded(world: World, key: str) -> None:
     with pytest.raises(ValueError, match="idempotency key"):
         await world.notify(key=key)
+
+
+async def test_a_broadcast_queues_its_emails_in_batches_and_the_rest_as_usual(
+    world: World,
+) -> None:
+    people = [
+        Recipient(user_id=f"usr_{n}", email=f"p{n}@example.com", phone="+33612345678")
+        for n in range(150)
+    ]
+    requests = [
+        NotificationRequest(
+            type="tests.alert", recipient=p, data={"what": "x"}, idempotency_key=f"b{n}"
+        )
+        for n, p in enumerate(people)
+    ]
+
+    answers = await world.service.notify_many(requests)
+
+    assert len(answers) == 150
+    assert [len(batch) for batch in world.queue.batches] == [100, 50]
+    batched = [d for batch in world.queue.batches for d in batch]
+    assert [d.address for d in batched] == [f"p{n}@example.com" for n in range(150)]
+    assert all(d.channel is Channel.SMS for d in world.queue.queued)  # SMS one by one
+    assert len(world.queue.queued) == 150
+    assert len(world.emails.sent) == 150
+
+    again = await world.service.notify_many(requests)
+
+    assert again == answers
+    assert len(world.queue.batches) == 2  # nothing more queued

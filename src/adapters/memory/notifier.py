@@ -3,6 +3,8 @@ tests: it records each request once per idempotency key and sends nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.notifications import Delivery, NotificationRequest
 
 
@@ -16,6 +18,11 @@ class InMemoryNotifier:
             self._keys.add(request.idempotency_key)
             self.sent.append(request)
         return ()
+
+    async def notify_many(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[tuple[Delivery, ...], ...]:
+        return tuple([await self.notify(request) for request in requests])
 
     def sent_to(self, address: str) -> list[NotificationRequest]:
         """The requests whose recipient has the email ``address``, oldest first."""

@@ -136,6 +136,10 @@ class ResendEmailSender:
             ids.update(zip((m.idempotency_key for m in chunk), answered, strict=True))
         return [ids[message.idempotency_key] for message in messages]
 
+    async def deliver_batch(self, messages: Sequence[EmailMessage]) -> list[str]:
+        """``send_batch``, as the delivery job's batch port calls it."""
+        return await self.send_batch(messages)
+
     def _params(self, message: EmailMessage) -> resend.Emails.SendParams:
         params: resend.Emails.SendParams = {
             "from": self._sender,

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from core.kernel import Clock, UnitOfWork
 from core.notifications.catalog import Channel
@@ -50,12 +50,16 @@ OUTBOX_PROVIDER = "outbox"
 
 
 class EmailTransport(Protocol):
-    """A provider that sends email now and answers its own id for the message."""
+    """A provider that sends email now and answers its own id for the message;
+    ``deliver_batch`` sends many in one call (or as few as the provider allows) and
+    answers their ids in order."""
 
     @property
     def provider(self) -> str: ...
 
     async def deliver(self, message: EmailMessage) -> str: ...
+
+    async def deliver_batch(self, messages: Sequence[EmailMessage]) -> list[str]: ...
 
 
 class SmsTransport(Protocol):
@@ -80,6 +84,12 @@ class DeliverySession(Protocol):
 
     @property
     def outbox(self) -> OutboxReader: ...
+
+
+class _Ready(NamedTuple):
+    delivery: Delivery
+    message: EmailMessage | SmsMessage
+    transport: EmailTransport | SmsTransport
 
 
 class Applied(enum.StrEnum):
@@ -108,41 +118,20 @@ class DeliveryWorker:
         an earlier run, suppressed, failed) is left alone."""
         session = self._open()
         async with session.uow:
-            delivery = await session.deliveries.get(delivery_id)
-            if delivery is None or delivery.status is not DeliveryStatus.QUEUED:
-                return delivery
-            now = self._clock.now()
-            if delivery.channel is Channel.EMAIL and await session.suppressions.get(
-                delivery.address
-            ):
-                return await self._finish(session, delivery.move(DeliveryStatus.SUPPRESSED, now))
-            message: EmailMessage | SmsMessage | None
-            if delivery.channel is Channel.EMAIL:
-                message = await session.outbox.email(delivery.idempotency_key)
-                transport: EmailTransport | SmsTransport | None = self._email
-            else:
-                message = await session.outbox.sms(delivery.idempotency_key)
-                transport = self._sms
-            if message is None:
-                failed = delivery.move(DeliveryStatus.FAILED, now, error="the message is gone")
-                return await self._finish(session, failed)
-            if transport is None:
-                sent = delivery.move(DeliveryStatus.SENT, now, provider=OUTBOX_PROVIDER)
-                return await self._finish(session, sent)
+            prepared = await self._prepare(session, delivery_id)
+            await session.uow.commit()
+        if not isinstance(prepared, _Ready):
+            return prepared
+        transport = prepared.transport
         try:
-            provider_id = await transport.deliver(message)  # type: ignore[arg-type]
+            provider_id = await transport.deliver(prepared.message)  # type: ignore[arg-type]
         except EmailRejectedError as error:
             return await self._record(
                 delivery_id, DeliveryStatus.FAILED, provider=transport.provider, error=error.detail
             )
         except EmailProviderUnavailableError as error:
             if last_attempt:
-                await self._record(
-                    delivery_id,
-                    DeliveryStatus.FAILED,
-                    provider=transport.provider,
-                    error=f"gave up after the last attempt: {error.detail}",
-                )
+                await self._give_up([delivery_id], transport.provider, error)
             raise
         return await self._record(
             delivery_id,
@@ -150,6 +139,81 @@ class DeliveryWorker:
             provider=transport.provider,
             provider_message_id=provider_id,
         )
+
+    async def deliver_batch(
+        self, delivery_ids: Sequence[str], *, last_attempt: bool = False
+    ) -> list[str]:
+        """Hand queued email deliveries to the provider in one batch call; the ids of
+        the deliveries to send one by one instead (when the provider refused the batch,
+        so that the message it objects to fails alone). Deliveries that are not queued
+        any more are left alone, as in ``deliver``."""
+        session = self._open()
+        async with session.uow:
+            prepared = [await self._prepare(session, one) for one in delivery_ids]
+            await session.uow.commit()
+        ready = [p for p in prepared if isinstance(p, _Ready)]
+        if not ready:
+            return []
+        if self._email is None or any(r.delivery.channel is not Channel.EMAIL for r in ready):
+            return [r.delivery.id for r in ready]
+        ids = [r.delivery.id for r in ready]
+        try:
+            provider_ids = await self._email.deliver_batch(
+                [r.message for r in ready]  # type: ignore[misc]
+            )
+        except EmailRejectedError as error:
+            logger.warning("a batch of %d emails was refused (%s): sending each", len(ids), error)
+            return ids
+        except EmailProviderUnavailableError as error:
+            if last_attempt:
+                await self._give_up(ids, self._email.provider, error)
+            raise
+        for delivery_id, provider_id in zip(ids, provider_ids, strict=True):
+            await self._record(
+                delivery_id,
+                DeliveryStatus.SENT,
+                provider=self._email.provider,
+                provider_message_id=provider_id,
+            )
+        return []
+
+    async def _prepare(
+        self, session: DeliverySession, delivery_id: str
+    ) -> Delivery | _Ready | None:
+        """Inside ``session.uow``: what a queued delivery needs from a provider
+        (``_Ready``), or the delivery as it ends without one (suppressed, its message
+        gone, or kept in the outbox when no provider is configured; saved, not
+        committed)."""
+        delivery = await session.deliveries.get(delivery_id)
+        if delivery is None or delivery.status is not DeliveryStatus.QUEUED:
+            return delivery
+        now = self._clock.now()
+        if delivery.channel is Channel.EMAIL and await session.suppressions.get(delivery.address):
+            return await self._save(session, delivery.move(DeliveryStatus.SUPPRESSED, now))
+        message: EmailMessage | SmsMessage | None
+        transport: EmailTransport | SmsTransport | None
+        if delivery.channel is Channel.EMAIL:
+            message, transport = await session.outbox.email(delivery.idempotency_key), self._email
+        else:
+            message, transport = await session.outbox.sms(delivery.idempotency_key), self._sms
+        if message is None:
+            failed = delivery.move(DeliveryStatus.FAILED, now, error="the message is gone")
+            return await self._save(session, failed)
+        if transport is None:
+            sent = delivery.move(DeliveryStatus.SENT, now, provider=OUTBOX_PROVIDER)
+            return await self._save(session, sent)
+        return _Ready(delivery, message, transport)
+
+    async def _give_up(
+        self, delivery_ids: Sequence[str], provider: str, error: EmailProviderUnavailableError
+    ) -> None:
+        for delivery_id in delivery_ids:
+            await self._record(
+                delivery_id,
+                DeliveryStatus.FAILED,
+                provider=provider,
+                error=f"gave up after the last attempt: {error.detail}",
+            )
 
     async def _record(
         self,
@@ -177,14 +241,18 @@ class DeliveryWorker:
             return await self._finish(session, moved)
 
     @staticmethod
-    async def _finish(session: DeliverySession, delivery: Delivery) -> Delivery:
+    async def _save(session: DeliverySession, delivery: Delivery) -> Delivery:
         await session.deliveries.save(delivery)
         if delivery.channel is not Channel.IN_APP:
             await session.outbox.mark(delivery.channel, delivery.idempotency_key, delivery.status)
-        await session.uow.commit()
         logger.info(
             "delivery %s of %s: %s", delivery.id, delivery.notification_type, delivery.status
         )
+        return delivery
+
+    async def _finish(self, session: DeliverySession, delivery: Delivery) -> Delivery:
+        await self._save(session, delivery)
+        await session.uow.commit()
         return delivery
 
     async def apply(self, event: ProviderEvent) -> Applied:

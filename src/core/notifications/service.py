@@ -19,7 +19,7 @@ back leaves no delivery, no message and no job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -47,17 +47,27 @@ PREFERENCES_PATH = "/settings/notifications"
 IDEMPOTENCY_KEY_MAX = 240  # leaves room for ":<channel>" in the 255 of the stores
 
 
+BATCH_SIZE = 100  # emails per batch job: Resend's limit per batch call
+
+
 class Notifier(Protocol):
     """What other systems call to notify someone (``NotificationService`` is one)."""
 
     async def notify(self, request: NotificationRequest) -> tuple[Delivery, ...]: ...
 
+    async def notify_many(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[tuple[Delivery, ...], ...]: ...
+
 
 class DeliveryQueue(Protocol):
-    """Queues the delivery job of a queued email or SMS delivery, in the caller's
-    transaction, at most once per delivery (the workflows system's job queue)."""
+    """Queues delivery jobs in the caller's transaction, at most once per delivery (the
+    workflows system's job queue): one job for a queued email or SMS, or one job for a
+    batch of queued emails."""
 
     async def enqueue(self, delivery: Delivery) -> None: ...
+
+    async def enqueue_batch(self, deliveries: Sequence[Delivery]) -> None: ...
 
 
 def reachable_channels(recipient: Recipient) -> frozenset[Channel]:
@@ -118,6 +128,24 @@ class NotificationService:
     async def notify(self, request: NotificationRequest) -> tuple[Delivery, ...]:
         """Send ``request`` on every channel it goes out on; the deliveries, in channel
         order (an empty tuple when no channel applies)."""
+        return await self._notify(request, batch=None)
+
+    async def notify_many(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[tuple[Delivery, ...], ...]:
+        """Notify many recipients at once (a broadcast, the admins of a workspace): as
+        ``notify`` for each request, in order, except that their queued emails are
+        handed to the provider in batches (one job per ``BATCH_SIZE`` emails, one batch
+        call to providers that have one) instead of one job each."""
+        batch: list[Delivery] = []
+        answers = tuple([await self._notify(request, batch=batch) for request in requests])
+        for start in range(0, len(batch), BATCH_SIZE):
+            await self._queue.enqueue_batch(batch[start : start + BATCH_SIZE])
+        return answers
+
+    async def _notify(
+        self, request: NotificationRequest, *, batch: list[Delivery] | None
+    ) -> tuple[Delivery, ...]:
         if not request.idempotency_key or len(request.idempotency_key) > IDEMPOTENCY_KEY_MAX:
             raise ValueError(
                 f"a notification's idempotency key has 1 to {IDEMPOTENCY_KEY_MAX} characters"
@@ -128,7 +156,9 @@ class NotificationService:
         if notification.opt_out and recipient.user_id:
             choices = await self._preferences.choices(recipient.user_id)
         channels = channels_for(notification, choices, reachable_channels(recipient))
-        return tuple([await self._send(notification, channel, request) for channel in channels])
+        return tuple(
+            [await self._send(notification, channel, request, batch) for channel in channels]
+        )
 
     def context(
         self, notification: NotificationType, channel: Channel, request: NotificationRequest
@@ -149,7 +179,11 @@ class NotificationService:
         }
 
     async def _send(
-        self, notification: NotificationType, channel: Channel, request: NotificationRequest
+        self,
+        notification: NotificationType,
+        channel: Channel,
+        request: NotificationRequest,
+        batch: list[Delivery] | None,
     ) -> Delivery:
         key = f"{request.idempotency_key}:{channel.value}"
         existing = await self._deliveries.by_key(key)
@@ -182,6 +216,9 @@ class NotificationService:
             return recorded  # a concurrent request with the same key got there first
         if channel is Channel.EMAIL:
             await self._email.send(self._email_message(delivery, rendered, context))
+            if batch is not None:
+                batch.append(delivery)
+                return delivery
         else:
             await self._sms.send(
                 SmsMessage(

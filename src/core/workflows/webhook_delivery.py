@@ -347,10 +347,10 @@ class WebhookDeliverer:
         if not await session.endpoints.disable(tenant, endpoint.id, reason, now):
             return False
         logger.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
-        for recipient in await session.admins.recipients(endpoint.workspace_id):
-            await session.notifier.notify(
-                self._disabled_notification(endpoint, reason, now, recipient)
-            )
+        admins = await session.admins.recipients(endpoint.workspace_id)
+        await session.notifier.notify_many(
+            [self._disabled_notification(endpoint, reason, now, admin) for admin in admins]
+        )
         return True
 
     def _disabled_notification(
