@@ -24,7 +24,7 @@ from core.notifications import (
     SuppressionReason,
 )
 from entrypoints.containers import ApplicationContainer
-from entrypoints.http.notifications.admin import PAGE_MAX
+from entrypoints.http.notifications.outbox_views import PAGE_MAX
 from entrypoints.testing.people import Person, person
 
 BASE = "https://ninefold.dev/problems/"

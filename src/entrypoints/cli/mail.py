@@ -28,7 +28,7 @@ from entrypoints.logging import configure_logging
 
 if TYPE_CHECKING:
     from entrypoints.containers import ApplicationContainer
-    from entrypoints.http.notifications.admin import EmailOut
+    from entrypoints.http.notifications.outbox_views import EmailOut
 
 PAGE_MAX = 200  # entrypoints.http.notifications.admin.PAGE_MAX (a test checks they agree)
 PAGE_DEFAULT = 50
@@ -46,7 +46,7 @@ def page_size(text: str) -> int:
 
 
 async def _mail_list(args: argparse.Namespace, container: ApplicationContainer) -> int:
-    from entrypoints.http.notifications.admin import outbox_page
+    from entrypoints.http.notifications.outbox_views import outbox_page
 
     async with container.unit_of_work() as uow:
         page = await outbox_page(uow.session, to=args.to, cursor=args.cursor, limit=args.limit)
@@ -124,7 +124,7 @@ def _indented(body: str) -> list[str]:
 
 
 async def _mail_show(args: argparse.Namespace, container: ApplicationContainer) -> int:
-    from entrypoints.http.notifications.admin import email_detail
+    from entrypoints.http.notifications.outbox_views import email_detail
 
     async with container.unit_of_work() as uow:
         email = await email_detail(uow.session, args.email_id)
