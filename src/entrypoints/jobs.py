@@ -21,7 +21,7 @@ from core.workflows import (
     event_delivery_handler,
 )
 from entrypoints.containers import ApplicationContainer
-from entrypoints.notifications import register_notification_jobs
+from entrypoints.notifications import notification_schedules, register_notification_jobs
 from entrypoints.webhooks import register_webhooks, webhook_schedules
 
 logger = logging.getLogger("ninefold.jobs")
@@ -51,6 +51,7 @@ def schedules() -> list[Schedule]:
         Schedule("workflows.prune_jobs", PRUNE_JOBS, Nothing(), every=hourly),
         Schedule("identity.purge_workspaces", PURGE_WORKSPACES, Nothing(), every=hourly),
         *webhook_schedules(),
+        *notification_schedules(),
     ]
 
 

@@ -24,6 +24,7 @@ from adapters.sql.notifications.deliveries import (
     SqlSuppressionList,
 )
 from adapters.sql.notifications.outbox import SqlOutboxReader
+from adapters.sql.notifications.retention import prune_notifications
 from adapters.sql.uow import SqlUnitOfWork
 from core.notifications import (
     Applied,
@@ -32,7 +33,14 @@ from core.notifications import (
     EmailProviderUnavailableError,
     ProviderEvent,
 )
-from core.workflows import JobContext, JobQueue, JobType, RetryJobLaterError, RetryPolicy
+from core.workflows import (
+    JobContext,
+    JobQueue,
+    JobType,
+    RetryJobLaterError,
+    RetryPolicy,
+    Schedule,
+)
 
 if TYPE_CHECKING:
     from entrypoints.containers import ApplicationContainer
@@ -82,6 +90,29 @@ APPLY_PROVIDER_EVENT = JobType(
     timeout=30.0,
 )
 UNMATCHED_RETRY = timedelta(seconds=30)
+
+
+class PruneNotifications(msgspec.Struct, frozen=True):
+    """The payload of the daily pruning (none needed)."""
+
+
+PRUNE_NOTIFICATIONS = JobType(
+    "notifications.prune",
+    PruneNotifications,
+    queue="maintenance",
+    retry=RetryPolicy(max_attempts=3, base_delay=30.0, max_delay=600.0),
+)
+
+
+def notification_schedules() -> list[Schedule]:
+    return [
+        Schedule(
+            "notifications.prune",
+            PRUNE_NOTIFICATIONS,
+            PruneNotifications(),
+            every=timedelta(hours=6),
+        )
+    ]
 
 
 class JobDeliveryQueue:
@@ -181,7 +212,16 @@ def register_notification_jobs(container: ApplicationContainer) -> None:
             )
             await uow.commit()
 
+    async def prune(_payload: PruneNotifications, _context: JobContext) -> None:
+        retention = timedelta(days=container.settings().notifications_retention_days)
+        async with container.unit_of_work() as uow:
+            pruned = await prune_notifications(uow.session, clock.now() - retention)
+            await uow.commit()
+        if pruned.total:
+            logger.info("pruned notifications past their retention: %s", pruned)
+
     registry = container.workflows.registry()
+    registry.register(PRUNE_NOTIFICATIONS, prune)
     registry.register(DELIVER_NOTIFICATION, deliver)
     registry.register(DELIVER_BATCH, deliver_batch)
     registry.register(APPLY_PROVIDER_EVENT, apply_event)

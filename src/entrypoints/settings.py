@@ -96,6 +96,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # reconnect) and how often each process looks for new notifications while one is open.
     notifications_stream_seconds: float = 300.0
     notifications_stream_poll_seconds: float = 1.0
+    # Outbox messages, deliveries, provider reports and read in-app notifications older
+    # than this are deleted (unread ones, suppressions and preferences are kept).
+    notifications_retention_days: int = 90
     media_provider: Literal["local", "imagekit"] = "local"
     imagekit_private_key: str = ""
     imagekit_url_endpoint: str = ""
@@ -338,6 +341,8 @@ def _webhook_problems(settings: Settings) -> list[str]:
         problems.append(f"{env_name('webhooks_timeout_seconds')} must be between 1 and 60")
     if settings.webhooks_delivery_retention_days < 1:
         problems.append(f"{env_name('webhooks_delivery_retention_days')} must be at least 1")
+    if settings.notifications_retention_days < 1:
+        problems.append(f"{env_name('notifications_retention_days')} must be at least 1")
     return problems
 
 
