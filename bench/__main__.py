@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): run the benchmarks and print the ratios.
 
 ``python -m bench`` runs everything: ``health_live``, then ``me`` on SQLite and on
-PostgreSQL, then ``jobs``. ``python -m bench health_live`` or ``python -m bench me --db
-sqlite`` run one.
+PostgreSQL, then ``jobs``, then ``usage``. ``python -m bench health_live`` or ``python -m
+bench me --db sqlite`` run one.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import health_live, jobs, me_vs_live
+from bench import health_live, jobs, me_vs_live, usage
 from bench.common import DATABASES, DEFAULT_POSTGRES_URL, RESULTS_DIR, Options
 
-BENCHMARKS = ("all", "health_live", "me", "jobs")
+BENCHMARKS = ("all", "health_live", "me", "jobs", "usage")
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
@@ -32,7 +32,10 @@ def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
             f"(cookie session) as a ratio to GET /health/live on the same server, per "
             f"database (goal >= {me_vs_live.GOAL}). jobs: no-op jobs enqueued and completed "
             f"per second by our SQL engine on PostgreSQL as a ratio to SAQ's own worker on the "
-            f"same PostgreSQL (goal >= {jobs.GOAL}); --rounds applies, --postgres-url too."
+            f"same PostgreSQL (goal >= {jobs.GOAL}); --rounds applies, --postgres-url too. "
+            f"usage: usage events/s through the batch ingest as a ratio to a plain bulk "
+            f"insert of the same rows, per database (goal >= {usage.GOAL_RATIO}, and >= "
+            f"{usage.GOAL_POSTGRES_RATE:,} events/s on PostgreSQL); --rounds and --db apply."
         ),
     )
     parser.add_argument(
@@ -58,7 +61,7 @@ def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
         "--db",
         choices=(*DATABASES, "both"),
         default="both",
-        help="me: the database legs (default: both; PostgreSQL is skipped when unreachable)",
+        help="me, usage: the database legs (default: both; skipped when unreachable)",
     )
     parser.add_argument(
         "--postgres-url",
@@ -99,7 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks; the worst exit code (2 could not run > 1 below > 0)."""
     benchmark, options = parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    runs = {"health_live": health_live.run, "me": me_vs_live.run, "jobs": jobs.run}
+    runs = {
+        "health_live": health_live.run,
+        "me": me_vs_live.run,
+        "jobs": jobs.run,
+        "usage": usage.run,
+    }
     chosen = list(runs) if benchmark == "all" else [benchmark]
     try:
         return max(runs[name](options) for name in chosen)

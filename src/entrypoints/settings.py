@@ -86,6 +86,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_webhook_secret: str = ""
     dodo_api_key: str = ""
     dodo_webhook_secret: str = ""
+    # The plan catalog (docs/systems/billing.md, "Catalog"); empty: the packaged plans.toml.
+    billing_plans_file: str = ""
     email_provider: Literal["outbox", "resend"] = "outbox"
     resend_api_key: str = ""
     resend_webhook_secret: str = ""

@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from adapters.sql.migrations.runner import script_heads
 from entrypoints.containers import ApplicationContainer, close_container
+from entrypoints.http.billing.plans import PlansController
 from entrypoints.http.client import parse_networks
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
@@ -86,6 +87,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         MyNotificationsController,
         UnsubscribeController,
         EmailWebhooksController,
+        PlansController,
     ]
 
 

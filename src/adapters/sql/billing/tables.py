@@ -6,3 +6,5 @@ end, so that ``SYSTEM_METADATA`` sees every table."""
 from adapters.sql.naming import system_metadata
 
 metadata = system_metadata()
+
+from adapters.sql.billing import ledger_tables, usage_tables  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The billing system's routes."""
