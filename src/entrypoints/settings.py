@@ -86,6 +86,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_webhook_secret: str = ""
     dodo_api_key: str = ""
     dodo_webhook_secret: str = ""
+    # Empty: the provider's API; tests point them at the local stand-ins.
+    stripe_base_url: str = ""
+    dodo_base_url: str = ""
+    # Days a workspace keeps its plan's access after a payment fails (dunning runs
+    # meanwhile); then it falls to the free plan until the payment recovers.
+    billing_grace_days: int = 7
+    # The currency of checkouts that name none.
+    billing_default_currency: str = "USD"
+    # How old a usage event may be when it arrives (older ones are rejected).
+    billing_usage_lateness_hours: int = 24
     # The plan catalog (docs/systems/billing.md, "Catalog"); empty: the packaged plans.toml.
     billing_plans_file: str = ""
     email_provider: Literal["outbox", "resend"] = "outbox"
@@ -287,11 +297,17 @@ def _jobs_problems(settings: Settings) -> list[str]:
             f"{env_name('saq_url')} must start with redis://, rediss://, postgresql:// or "
             f"postgres:// (SAQ's broker is Redis or PostgreSQL), not {saq_scheme or '?'}://"
         )
-    if settings.resend_base_url and urlsplit(settings.resend_base_url).scheme not in (
-        "http",
-        "https",
-    ):
-        problems.append(f"{env_name('resend_base_url')} must be an http:// or https:// URL")
+    for base_url in ("stripe_base_url", "dodo_base_url", "resend_base_url"):
+        if getattr(settings, base_url) and urlsplit(getattr(settings, base_url)).scheme not in (
+            "http",
+            "https",
+        ):
+            problems.append(f"{env_name(base_url)} must be an http:// or https:// URL")
+    if settings.billing_grace_days < 0 or settings.billing_usage_lateness_hours < 1:
+        problems.append(
+            f"{env_name('billing_grace_days')} must be 0 or more and "
+            f"{env_name('billing_usage_lateness_hours')} 1 or more"
+        )
     if "@" not in settings.email_from:
         problems.append(f"{env_name('email_from')} must be an address, as Name <a@example.com>")
     if settings.worker_concurrency < 1:

@@ -183,3 +183,73 @@ class InvalidSubscriptionChangeError(ValidationError):
 
     type = "billing/invalid-subscription-change"
     title = "The subscription change is not valid."
+
+
+# Payment providers (core.billing.payments)
+
+
+class PaymentProviderUnavailableError(DomainError):
+    """The payment provider could not be reached, timed out, rate-limited us or failed
+    (5xx). Nothing is known to have changed; the same request may be retried later (a
+    job retries by its policy; the API answers 503 with Retry-After)."""
+
+    type = "billing/payment-provider-unavailable"
+    status = 503
+    title = "The payment provider is not available right now."
+
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int = 30, **extra: object
+    ) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **extra)
+        self.retry_after = retry_after
+
+
+class PaymentProviderRejectedError(DomainError):
+    """The payment provider refused the request (a 4xx other than rate limiting): the
+    same request will be refused again. ``detail`` carries the provider's reason, never
+    a key."""
+
+    type = "billing/payment-provider-rejected"
+    status = 502
+    title = "The payment provider refused the request."
+
+
+class InvalidBillingWebhookError(DomainError):
+    """A payment provider's webhook whose signature does not verify: missing, wrong,
+    for another body, or with a timestamp outside the tolerance (a replay). Nothing of
+    it is kept. ``reason`` is a stable code (``missing-header``, ``stale``,
+    ``bad-signature``, ``malformed``)."""
+
+    type = "billing/invalid-webhook-signature"
+    status = 400
+    title = "The webhook signature is not valid."
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail, reason=reason)
+        self.reason = reason
+
+
+# Subscriptions in the store (core.billing.ports)
+
+
+class SubscriptionExistsError(ConflictError):
+    """The workspace already has a live subscription: change it instead of starting
+    another (one subscription per workspace)."""
+
+    type = "billing/subscription-exists"
+    title = "The workspace already has a subscription."
+
+
+class ConcurrentSubscriptionUpdateError(ConflictError):
+    """The subscription changed since it was read (another request or webhook saved
+    it first). Reload and apply the change again."""
+
+    type = "billing/concurrent-subscription-update"
+    title = "The subscription was changed by someone else at the same time."
+
+
+class NoSubscriptionError(NotFoundError):
+    """The workspace has no subscription (it is on the free plan)."""
+
+    type = "billing/no-subscription"
+    title = "The workspace has no subscription."
