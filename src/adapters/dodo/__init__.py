@@ -1,0 +1,1 @@
+"""The dodo payment provider adapter (core.billing.payments.PaymentProvider)."""

@@ -1,0 +1,1 @@
+"""The sandbox payment provider adapter (core.billing.payments.PaymentProvider)."""

@@ -1,0 +1,1 @@
+"""The stripe payment provider adapter (core.billing.payments.PaymentProvider)."""
