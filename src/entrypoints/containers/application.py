@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from adapters.limits.limiter import LimitsRateLimiter
 from adapters.sql.uow import SqlUnitOfWork
+from entrypoints.containers.billing import BillingContainer
 from entrypoints.containers.identity import IdentityContainer
 from entrypoints.containers.kernel import DatabaseContainer, KernelContainer
 from entrypoints.containers.notifications import NotificationsContainer
@@ -46,6 +47,9 @@ class ApplicationContainer(containers.DeclarativeContainer):
     )
     identity = providers.Container(
         IdentityContainer, settings=settings, kernel=kernel, notifications=notifications
+    )
+    billing = providers.Container(
+        BillingContainer, settings=settings, kernel=kernel, database=database
     )
 
 
