@@ -7,4 +7,4 @@ from adapters.sql.naming import system_metadata
 
 metadata = system_metadata()
 
-from adapters.sql.billing import ledger_tables, usage_tables  # noqa: E402,F401
+from adapters.sql.billing import ledger_tables, store_tables, usage_tables  # noqa: E402,F401
