@@ -11,7 +11,8 @@ no ``replaced_at`` (at most one per provider and key), replaced ones stay findab
 their provider id.
 
 ``billing_webhook_events``: verified webhooks byte for byte (``body``), keyed by the
-provider's event id: the primary key is the deduplication (``ON CONFLICT DO NOTHING``).
+provider's event id: the primary key is the deduplication (``ON CONFLICT DO NOTHING``);
+``normalized`` is the adapter's reading of it (the ``BillingWebhook`` as JSON).
 
 ``billing_alerts`` and ``billing_usage_reports`` are keyed by workspace, alert or meter
 and period start.
@@ -149,6 +150,7 @@ webhook_events = Table(
     Column("attempts", Integer(), nullable=False),
     Column("detail", Text(), nullable=False),
     Column("body", LargeBinary(), nullable=False),
+    Column("normalized", LargeBinary(), nullable=False),  # the BillingWebhook as JSON
     Index("ix_billing_webhook_events_received_at", "received_at", "event_id"),
     Index("ix_billing_webhook_events_status", "status", "received_at"),
 )

@@ -140,6 +140,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("normalized", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("provider", "event_id", name="pk_billing_webhook_events"),
     )
     op.create_index(
