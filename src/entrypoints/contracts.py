@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from core.billing import BILLING_EVENTS
 from core.identity import (
     EmailVerified,
     MemberAdded,
@@ -41,6 +42,7 @@ PUBLIC_EVENTS: tuple[type[DomainEvent], ...] = (
     MemberAdded,
     MemberRoleChanged,
     MemberRemoved,
+    *BILLING_EVENTS,
 )
 
 

@@ -20,6 +20,7 @@ from core.workflows import (
     Schedule,
     event_delivery_handler,
 )
+from entrypoints.billing.jobs import billing_schedules, register_billing_jobs
 from entrypoints.containers import ApplicationContainer
 from entrypoints.notifications import notification_schedules, register_notification_jobs
 from entrypoints.webhooks import register_webhooks, webhook_schedules
@@ -52,6 +53,7 @@ def schedules() -> list[Schedule]:
         Schedule("identity.purge_workspaces", PURGE_WORKSPACES, Nothing(), every=hourly),
         *webhook_schedules(),
         *notification_schedules(),
+        *billing_schedules(),
     ]
 
 
@@ -93,3 +95,4 @@ def register_jobs(container: ApplicationContainer) -> None:
     registry.register(PURGE_WORKSPACES, purge_workspaces)
     register_webhooks(container)
     register_notification_jobs(container)
+    register_billing_jobs(container)

@@ -1,7 +1,10 @@
 """Billing: plans, subscriptions, payments, credits and usage.
 
-So far only the notification types it will send are declared here
-(``core.billing.notifications``), with their templates in ``templates/``."""
+The public API other systems use: the catalog, entitlements (``entitlements``: may a
+workspace use feature F, how much of limit L is left), credits (``BillingService``:
+``credits``, ``consume_credits``), and the events billing publishes. The notification
+types it sends are in ``core.billing.notifications``, with their templates in
+``templates/``. docs/systems/billing.md describes the whole system."""
 
 from core.billing.access import Access, AccessReason, AccessState, access
 from core.billing.catalog import (
@@ -41,6 +44,9 @@ from core.billing.errors import (
     UsageLimitExceededError,
 )
 from core.billing.events import (
+    BILLING_EVENTS,
+    CreditsLow,
+    CreditsPurchased,
     PaymentFailed,
     SeatsChanged,
     SubscriptionActivated,
@@ -61,6 +67,7 @@ from core.billing.events import (
     SubscriptionSynced,
     SubscriptionTrialStarted,
     SubscriptionUnpaid,
+    UsageThresholdReached,
 )
 from core.billing.ledger import CreditLedger, LedgerStore
 from core.billing.ledger_model import (
@@ -110,6 +117,7 @@ from core.billing.usage import (
 
 __all__ = [
     "AVAILABLE",
+    "BILLING_EVENTS",
     "BREAKAGE",
     "CONSUMED",
     "FINAL_STATUSES",
@@ -128,6 +136,8 @@ __all__ = [
     "CreditLedger",
     "CreditPeriod",
     "CreditSource",
+    "CreditsLow",
+    "CreditsPurchased",
     "Entry",
     "EventResult",
     "EventStatus",
@@ -195,6 +205,7 @@ __all__ = [
     "UsageLimits",
     "UsageService",
     "UsageStore",
+    "UsageThresholdReached",
     "access",
     "add_interval",
     "allocation_key",

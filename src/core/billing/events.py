@@ -187,3 +187,75 @@ class SubscriptionSynced(SubscriptionEvent, frozen=True, kw_only=True):
 
     from_status: str
     changed: tuple[str, ...]
+
+
+# Alerts: one per threshold per period (core.billing.alerts)
+
+
+class UsageThresholdReached(DomainEvent, frozen=True, kw_only=True):
+    """A meter's usage in the period reached ``percent`` (80 or 100) of the plan's
+    ``limit`` on it (the hard limit, or the soft one where there is no hard one)."""
+
+    name = "billing.usage_threshold_reached"
+
+    workspace_id: str
+    meter: str
+    percent: int
+    limit: int
+    value: float
+    hard: bool
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+
+
+class CreditsLow(DomainEvent, frozen=True, kw_only=True):
+    """The workspace's spendable credits fell below ``threshold`` in the allocation
+    window starting ``period_start``."""
+
+    name = "billing.credits_low"
+
+    workspace_id: str
+    balance: int
+    threshold: int
+    period_start: AwareDatetime
+
+
+class CreditsPurchased(DomainEvent, frozen=True, kw_only=True):
+    """A one-off purchase of a credit pack was paid and its credits granted."""
+
+    name = "billing.credits_purchased"
+
+    workspace_id: str
+    product: str
+    quantity: int
+    credits: int
+    amount: int
+    currency: str
+    grant_id: str
+
+
+# Every event billing publishes, for contracts/events/ and customers' webhooks.
+BILLING_EVENTS: tuple[type[DomainEvent], ...] = (
+    SubscriptionCreated,
+    SubscriptionTrialStarted,
+    SubscriptionActivated,
+    PaymentFailed,
+    SubscriptionPastDue,
+    SubscriptionUnpaid,
+    SubscriptionRecovered,
+    SubscriptionPaused,
+    SubscriptionResumed,
+    SubscriptionCancelScheduled,
+    SubscriptionCancelUndone,
+    SubscriptionCanceled,
+    SubscriptionExpired,
+    SubscriptionRenewed,
+    SubscriptionPlanChanged,
+    SubscriptionPlanChangeScheduled,
+    SubscriptionPlanChangeCanceled,
+    SeatsChanged,
+    SubscriptionSynced,
+    UsageThresholdReached,
+    CreditsLow,
+    CreditsPurchased,
+)

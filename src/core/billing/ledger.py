@@ -519,6 +519,10 @@ class CreditLedger:
         items = items[:limit]
         return TransactionPage(items=tuple(items), next_cursor=items[-1].id if more else None)
 
+    async def posted(self, tenant: TenantContext, key: str) -> LedgerTransaction | None:
+        """The transaction posted under idempotency ``key``, if any."""
+        return await self._store.find_by_key(tenant, key)
+
     async def verify(self, tenant: TenantContext) -> LedgerVerification:
         """Recompute the workspace's balance from its entries and compare it with the
         cache; list transactions that do not sum to zero and grants spent below zero."""

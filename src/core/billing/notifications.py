@@ -38,4 +38,24 @@ CREDITS_LOW = NotificationType(
     },
 )
 
-BILLING_NOTIFICATIONS = (PAYMENT_FAILED, CREDITS_LOW)
+USAGE_THRESHOLD = NotificationType(
+    "billing.usage_threshold",
+    "usage",
+    channels=_EMAIL_AND_IN_APP,
+    default_channels=_EMAIL_AND_IN_APP,
+    opt_out=True,
+    description="A workspace used 80% or 100% of a plan limit on a meter this period",
+    templates=_TEMPLATES,
+    sample={
+        "workspace_name": "Analytical Engines",
+        "meter": "api_calls",
+        "percent": 80,
+        "used": 800,
+        "limit": 1000,
+        "hard": True,
+        "period_end": "2026-12-31",
+        "billing_url": "https://app.example.com/workspaces/ws_01JDQ8Z6B0EXAMPLE/billing",
+    },
+)
+
+BILLING_NOTIFICATIONS = (PAYMENT_FAILED, CREDITS_LOW, USAGE_THRESHOLD)

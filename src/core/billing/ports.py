@@ -136,7 +136,9 @@ class WebhookEventStatus(enum.StrEnum):
 
 
 class StoredWebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """A verified provider webhook as received (``body`` byte for byte)."""
+    """A verified provider webhook as received (``body`` byte for byte) and as its
+    adapter read it (``normalized``: the ``BillingWebhook`` as JSON, what the job
+    applies; the signature cannot be checked again later, its timestamp goes stale)."""
 
     provider: str
     event_id: str
@@ -149,6 +151,7 @@ class StoredWebhookEvent(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int = 0
     detail: str = ""
     body: bytes
+    normalized: bytes = b""
 
 
 class WebhookEventStore(Protocol):

@@ -126,7 +126,8 @@ def apply_provider_state(
     over renews; the status moves through its transitions; plan, seats and a scheduled
     cancellation change with their events; whatever no transition explains is adopted
     and reported by one ``SubscriptionSynced``. ``pending_plan`` is ours: cleared when
-    the plan changes or the subscription ends."""
+    the plan changes or the subscription ends; a view already naming the pending plan
+    leaves the current plan in effect until the period rolls over."""
     _aware(now)
     known = current.provider_subscription_id
     if known is not None and known != snapshot.provider_subscription_id:
@@ -136,20 +137,31 @@ def apply_provider_state(
     sub: Subscription = current
     events: Events = ()
     start, end = snapshot.current_period_start, snapshot.current_period_end
-    if (
+    renewed = (
         sub.status in _RENEWING
         and snapshot.status not in FINAL_STATUSES
         and start is not None
         and end is not None
         and sub.current_period_end is not None
         and start >= sub.current_period_end
-    ):
+    )
+    if renewed:
+        assert start is not None
+        assert end is not None
         sub, events = sub._renewed(now, start, end)
+    # A downgrade we scheduled is billed by the provider from the next period on, but
+    # its view names the new price at once: the paid-for plan stays until the period
+    # rolls over.
+    waiting = (
+        not renewed
+        and sub.pending_plan is not None
+        and (snapshot.plan, snapshot.interval) == (sub.pending_plan, sub.pending_interval)
+    )
     for step in _PATHS.get((sub.status, snapshot.status), ()):
         sub, more = step(sub, snapshot, now)
         events += more
     if not sub.is_final:
-        if (snapshot.plan, snapshot.interval) != (sub.plan, sub.interval):
+        if (snapshot.plan, snapshot.interval) != (sub.plan, sub.interval) and not waiting:
             sub, more = sub._plan_changed(now, snapshot.plan, snapshot.interval)
             events += more
         if snapshot.seats != sub.seats and snapshot.seats >= 1:
@@ -160,6 +172,8 @@ def apply_provider_state(
             sub, more = sub._cancel_scheduled(now) if flagged else sub._cancel_undone(now)
             events += more
     adopted = _adopted(sub, snapshot, now)
+    if waiting:
+        adopted.update(plan=sub.plan, interval=sub.interval)
     changed = tuple(name for name, value in adopted.items() if getattr(sub, name) != value)
     synced = sub._with(
         **{name: adopted[name] for name in changed},

@@ -53,10 +53,14 @@ class StaffPermission(enum.StrEnum):
     JOBS_MANAGE = "jobs:manage"
     MAIL_READ = "mail:read"
     NOTIFICATIONS_MANAGE = "notifications:manage"
+    BILLING_READ = "billing:read"  # subscriptions, provider webhook events
+    BILLING_MANAGE = "billing:manage"  # replay webhook events, grant credits
 
 
 STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
-    StaffRole.SUPPORT: frozenset({StaffPermission.USERS_READ, StaffPermission.MAIL_READ}),
+    StaffRole.SUPPORT: frozenset(
+        {StaffPermission.USERS_READ, StaffPermission.MAIL_READ, StaffPermission.BILLING_READ}
+    ),
     StaffRole.OPS: frozenset(
         {
             StaffPermission.USERS_READ,
@@ -65,6 +69,8 @@ STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
             StaffPermission.JOBS_MANAGE,
             StaffPermission.MAIL_READ,
             StaffPermission.NOTIFICATIONS_MANAGE,
+            StaffPermission.BILLING_READ,
+            StaffPermission.BILLING_MANAGE,
         }
     ),
     StaffRole.SUPERADMIN: frozenset(StaffPermission),

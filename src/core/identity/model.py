@@ -36,6 +36,7 @@ class Permission(enum.StrEnum):
     BILLING_MANAGE = "billing:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    USAGE_WRITE = "usage:write"  # report metered usage (an API key's "usage scope")
 
 
 class StaffRole(enum.StrEnum):

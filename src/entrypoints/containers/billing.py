@@ -6,17 +6,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.billing import Catalog, load_catalog
+from adapters.sql.billing.bundle import SqlBillingStores
+from adapters.sql.billing.ledger import SqlLedgerStore
+from adapters.sql.billing.usage import SqlUsageStore
+from adapters.sql.uow import SqlUnitOfWork
+from core.billing import Catalog, CreditLedger, UsageService, load_catalog
+from core.billing.alerts import Alerts
+from core.billing.entitlements import AccessCache, EntitlementService
+from core.billing.payments import PaymentProvider
+from core.billing.service import BillingService
+from core.billing.webhooks import WebhookProcessor
 from core.kernel import Clock, IdGenerator
 from entrypoints.settings import Settings
-
-if TYPE_CHECKING:
-    from core.billing.payments import PaymentProvider
 
 
 def _catalog(settings: Settings) -> Catalog:
@@ -76,6 +83,88 @@ def _dodo(*, clock: Clock, settings: Settings) -> PaymentProvider:
     )
 
 
+def _ledger(*, uow: SqlUnitOfWork, clock: Clock, ids: IdGenerator) -> CreditLedger:
+    return CreditLedger(SqlLedgerStore(uow.session, clock), clock, ids)
+
+
+def _entitlements(
+    *,
+    uow: SqlUnitOfWork,
+    catalog: Catalog,
+    clock: Clock,
+    cache: AccessCache,
+    settings: Settings,
+    with_usage: bool = True,
+) -> EntitlementService:
+    stores = SqlBillingStores(uow.session, clock)
+    service = EntitlementService(
+        subscriptions=stores.subscriptions,
+        usage=None,
+        catalog=catalog,
+        clock=clock,
+        grace_days=settings.billing_grace_days,
+        cache=cache,
+    )
+    if with_usage:
+        service.usage = _usage_service(uow, catalog, clock, service, settings)
+    return service
+
+
+def _usage_service(
+    uow: SqlUnitOfWork,
+    catalog: Catalog,
+    clock: Clock,
+    entitlements: EntitlementService,
+    settings: Settings,
+) -> UsageService:
+    return UsageService(
+        SqlUsageStore(uow.session),
+        catalog.meter_specs(),
+        clock,
+        limits_for=entitlements.limits_for,
+        lateness=timedelta(hours=settings.billing_usage_lateness_hours),
+    )
+
+
+def _usage(
+    *, uow: SqlUnitOfWork, catalog: Catalog, clock: Clock, cache: AccessCache, settings: Settings
+) -> UsageService:
+    entitlements = _entitlements(
+        uow=uow, catalog=catalog, clock=clock, cache=cache, settings=settings, with_usage=False
+    )
+    return _usage_service(uow, catalog, clock, entitlements, settings)
+
+
+def _service(
+    *,
+    uow: SqlUnitOfWork,
+    provider: PaymentProvider,
+    catalog: Catalog,
+    clock: Clock,
+    ids: IdGenerator,
+    settings: Settings,
+) -> BillingService:
+    return BillingService(
+        stores=SqlBillingStores(uow.session, clock),
+        provider=provider,
+        catalog=catalog,
+        ledger=_ledger(uow=uow, clock=clock, ids=ids),
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        grace_days=settings.billing_grace_days,
+        default_currency=settings.billing_default_currency,
+    )
+
+
+def _alerts(*, uow: SqlUnitOfWork, clock: Clock) -> Alerts:
+    return Alerts(SqlBillingStores(uow.session, clock).alerts, uow, clock)
+
+
+def _processor(*, uow: SqlUnitOfWork, service: Callable[..., BillingService]) -> WebhookProcessor:
+    return WebhookProcessor(service(uow=uow), uow)
+
+
 class BillingContainer(containers.DeclarativeContainer):
     """Billing: the catalog (read once), the payment provider
     (``NINEFOLD_PAYMENTS_PROVIDER``: the embedded sandbox, Stripe or Dodo Payments)."""
@@ -97,3 +186,25 @@ class BillingContainer(containers.DeclarativeContainer):
         stripe=providers.Singleton(_stripe, clock=kernel.clock, settings=settings),
         dodo=providers.Singleton(_dodo, clock=kernel.clock, settings=settings),
     )
+    # Each workspace's access, for a few seconds (core/billing/entitlements.py).
+    access_cache = providers.Singleton(AccessCache)
+
+    # The use cases, on the caller's unit of work: ``container.billing.service(uow=uow)``.
+    stores = providers.Factory(SqlBillingStores, clock=kernel.clock)  # (session)
+    ledger = providers.Factory(_ledger, clock=kernel.clock, ids=kernel.ids)
+    usage = providers.Factory(
+        _usage, catalog=catalog, clock=kernel.clock, cache=access_cache, settings=settings
+    )
+    entitlements = providers.Factory(
+        _entitlements, catalog=catalog, clock=kernel.clock, cache=access_cache, settings=settings
+    )
+    service = providers.Factory(
+        _service,
+        provider=payment_provider,
+        catalog=catalog,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        settings=settings,
+    )
+    alerts = providers.Factory(_alerts, clock=kernel.clock)
+    webhook_processor = providers.Factory(_processor, service=service.provider)

@@ -17,7 +17,11 @@ from litestar.types import ControllerRouterHandler
 
 from adapters.sql.migrations.runner import script_heads
 from entrypoints.containers import ApplicationContainer, close_container
+from entrypoints.http.billing.admin import BillingAdminController
 from entrypoints.http.billing.plans import PlansController
+from entrypoints.http.billing.subscription import BillingController
+from entrypoints.http.billing.usage import UsageController
+from entrypoints.http.billing.webhooks import BillingWebhooksController
 from entrypoints.http.client import parse_networks
 from entrypoints.http.context import RequestContext
 from entrypoints.http.dependencies import provide_uow
@@ -88,6 +92,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         UnsubscribeController,
         EmailWebhooksController,
         PlansController,
+        BillingController,
+        UsageController,
+        BillingWebhooksController,
+        BillingAdminController,
     ]
 
 

@@ -1,0 +1,557 @@
+"""Billing's subscription use cases: checkout, portal, plan changes, cancellation,
+seats, the price sync, and applying the provider's view of a subscription.
+
+The provider is the source of truth for money: a change is made at the provider first,
+and what the provider answers (a ``SubscriptionState`` with its version) is applied to
+our copy through ``apply_provider_state``, exactly as a webhook would be. A webhook that
+arrives later with the same or an older version changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from core.billing.access import Access, AccessState, access
+from core.billing.alerts import Alerts, low_credits_threshold
+from core.billing.catalog import BillingInterval, Catalog, Plan
+from core.billing.errors import (
+    InvalidSubscriptionChangeError,
+    NoSubscriptionError,
+    SubscriptionExistsError,
+    UnknownPriceError,
+)
+from core.billing.events import SubscriptionEvent
+from core.billing.ledger import CreditLedger
+from core.billing.ledger_model import CreditBalance, GrantBalance, LedgerTransaction
+from core.billing.payments import (
+    CheckoutMode,
+    CheckoutRequest,
+    CheckoutSession,
+    PaymentProvider,
+    PortalSession,
+    PriceSpec,
+    ProviderPrice,
+    SubscriptionState,
+    plan_price_key,
+    product_price_key,
+)
+from core.billing.periods import Period, calendar_month, credit_window
+from core.billing.ports import (
+    AlertLog,
+    CustomerStore,
+    InvoiceStore,
+    PriceStore,
+    SubscriptionStore,
+    UsageReportLog,
+    WebhookEventStore,
+)
+from core.billing.reconciliation import ProviderSubscription, apply_provider_state
+from core.billing.subscriptions import Subscription, is_downgrade
+from core.kernel import Clock, IdGenerator, TenantContext, UnitOfWork
+
+FALLBACK_ALLOCATION = "fallback"  # the "subscription id" of fallback-plan allocations
+ALL = 2**62  # a rollover cap of "every credit"
+
+
+class BillingStores(Protocol):
+    """Billing's stores in one unit of work."""
+
+    @property
+    def subscriptions(self) -> SubscriptionStore: ...
+    @property
+    def customers(self) -> CustomerStore: ...
+    @property
+    def prices(self) -> PriceStore: ...
+    @property
+    def invoices(self) -> InvoiceStore: ...
+    @property
+    def webhook_events(self) -> WebhookEventStore: ...
+    @property
+    def alerts(self) -> AlertLog: ...
+    @property
+    def usage_reports(self) -> UsageReportLog: ...
+
+
+def price_specs(catalog: Catalog) -> list[PriceSpec]:
+    """Every price of the catalog as the provider must know it."""
+    specs: list[PriceSpec] = []
+    for plan in catalog.plans:
+        for price in plan.prices:
+            fingerprint = f"{price.amount}:{price.currency}:{price.interval}:{price.per_seat}"
+            specs.append(
+                PriceSpec(
+                    key=plan_price_key(plan.key, price.interval, price.currency),
+                    name=plan.name,
+                    description=plan.description,
+                    amount=price.amount,
+                    currency=price.currency,
+                    interval=price.interval,
+                    per_seat=price.per_seat,
+                    fingerprint=fingerprint,
+                )
+            )
+    for product in catalog.products:
+        for item in product.prices:
+            specs.append(
+                PriceSpec(
+                    key=product_price_key(product.key, item.currency),
+                    name=product.name,
+                    description=product.description,
+                    amount=item.amount,
+                    currency=item.currency,
+                    fingerprint=f"{item.amount}:{item.currency}",
+                )
+            )
+    return specs
+
+
+def read_price_key(key: str) -> tuple[str, str, BillingInterval | None, str]:
+    """``plan:pro:month:USD`` -> ("plan", "pro", month, "USD");
+    ``product:credits_1000:USD`` -> ("product", "credits_1000", None, "USD")."""
+    parts = key.split(":")
+    if len(parts) == 4 and parts[0] == "plan":
+        return "plan", parts[1], BillingInterval(parts[2]), parts[3]
+    if len(parts) == 3 and parts[0] == "product":
+        return "product", parts[1], None, parts[2]
+    raise ValueError(f"not a price key: {key!r}")
+
+
+class BillingService:
+    """The subscription use cases of one unit of work."""
+
+    def __init__(
+        self,
+        *,
+        stores: BillingStores,
+        provider: PaymentProvider,
+        catalog: Catalog,
+        ledger: CreditLedger,
+        uow: UnitOfWork,
+        clock: Clock,
+        ids: IdGenerator,
+        grace_days: int,
+        default_currency: str = "USD",
+    ) -> None:
+        self.stores = stores
+        self.provider = provider
+        self.catalog = catalog
+        self.ledger = ledger
+        self.uow = uow
+        self.clock = clock
+        self._ids = ids
+        self.grace_days = grace_days
+        self._default_currency = default_currency.upper()
+
+    # Reads
+
+    async def subscription(self, tenant: TenantContext) -> Subscription | None:
+        return await self.stores.subscriptions.current(tenant)
+
+    async def require_subscription(self, tenant: TenantContext) -> Subscription:
+        sub = await self.subscription(tenant)
+        if sub is None or sub.is_final:
+            raise NoSubscriptionError(
+                "the workspace is on the free plan; start a subscription with a checkout"
+            )
+        return sub
+
+    def access_of(self, subscription: Subscription | None, now: datetime | None = None) -> Access:
+        return access(subscription, now or self.clock.now(), self.grace_days, self.catalog.fallback)
+
+    # The catalog at the provider
+
+    async def sync_prices(self) -> list[ProviderPrice]:
+        """Create or update the provider's products and prices for the catalog and
+        record the mapping (idempotent: unchanged prices make no call)."""
+        known = await self.stores.prices.all(self.provider.name)
+        synced = await self.provider.sync_prices(price_specs(self.catalog), known)
+        await self.stores.prices.save(synced)
+        return synced
+
+    async def _price(self, key: str) -> ProviderPrice:
+        """The provider's price for ``key``, syncing the catalog first if it is new."""
+        prices = await self.stores.prices.all(self.provider.name)
+        if key not in prices:
+            prices = {price.key: price for price in await self.sync_prices()}
+        if key not in prices:
+            raise UnknownPriceError(f"the catalog has no price {key!r}", price=key)
+        return prices[key]
+
+    # Customers and checkout
+
+    async def customer_id(self, tenant: TenantContext, *, name: str, email: str | None) -> str:
+        """The workspace's customer at the provider, created on first use."""
+        customers = self.stores.customers
+        known = await customers.customer_id(self.provider.name, tenant.workspace_id)
+        if known is not None:
+            return known
+        created = await self.provider.create_customer(
+            tenant.workspace_id,
+            name=name,
+            email=email,
+            idempotency_key=f"ninefold-customer-{tenant.workspace_id}",
+        )
+        await customers.add(self.provider.name, tenant.workspace_id, created)
+        return created
+
+    async def checkout(
+        self,
+        tenant: TenantContext,
+        *,
+        plan: str,
+        interval: BillingInterval | str,
+        currency: str | None,
+        seats: int,
+        success_url: str,
+        cancel_url: str,
+        customer_name: str,
+        customer_email: str | None,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        """A hosted checkout for a subscription to ``plan``. The subscription itself
+        is created when the provider reports it paid (or trialing). A workspace that
+        already has a live subscription changes it instead; a trial is offered to a
+        workspace's first subscription only."""
+        chosen = self.catalog.plan(plan)
+        if not chosen.prices:
+            raise InvalidSubscriptionChangeError(
+                f"{chosen.name} is free: every workspace without a subscription is on it"
+            )
+        if seats < 1:
+            raise InvalidSubscriptionChangeError("a subscription has at least one seat")
+        currency = (currency or self._default_currency).upper()
+        price = chosen.price(BillingInterval(interval), currency)
+        current = await self.stores.subscriptions.current(tenant)
+        if current is not None and not current.is_final:
+            raise SubscriptionExistsError(
+                f"the workspace already has a {current.status.value} {current.plan} "
+                "subscription: change, cancel or resume it instead",
+                subscription_id=current.id,
+            )
+        customer = await self.customer_id(tenant, name=customer_name, email=customer_email)
+        provider_price = await self._price(plan_price_key(plan, interval, currency))
+        return await self.provider.create_checkout(
+            CheckoutRequest(
+                workspace_id=tenant.workspace_id,
+                customer_id=customer,
+                mode=CheckoutMode.SUBSCRIPTION,
+                price=provider_price,
+                quantity=price.billable_seats(seats),
+                trial_days=chosen.trial_days if current is None else 0,
+                success_url=success_url,
+                cancel_url=cancel_url,
+                idempotency_key=idempotency_key,
+                metadata={"workspace_id": tenant.workspace_id, "plan": plan},
+            )
+        )
+
+    async def buy(
+        self,
+        tenant: TenantContext,
+        *,
+        product: str,
+        quantity: int,
+        currency: str | None,
+        success_url: str,
+        cancel_url: str,
+        customer_name: str,
+        customer_email: str | None,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        """A hosted checkout for ``quantity`` packs of a one-off product (credits)."""
+        item = self.catalog.product(product)
+        currency = (currency or self._default_currency).upper()
+        item.price(currency)
+        if not 1 <= quantity <= 100:
+            raise InvalidSubscriptionChangeError("buy between 1 and 100 packs at a time")
+        customer = await self.customer_id(tenant, name=customer_name, email=customer_email)
+        provider_price = await self._price(product_price_key(product, currency))
+        return await self.provider.create_checkout(
+            CheckoutRequest(
+                workspace_id=tenant.workspace_id,
+                customer_id=customer,
+                mode=CheckoutMode.PAYMENT,
+                price=provider_price,
+                quantity=quantity,
+                success_url=success_url,
+                cancel_url=cancel_url,
+                idempotency_key=idempotency_key,
+                metadata={"workspace_id": tenant.workspace_id, "product": product},
+            )
+        )
+
+    async def portal(
+        self,
+        tenant: TenantContext,
+        *,
+        return_url: str,
+        customer_name: str,
+        customer_email: str | None,
+    ) -> PortalSession:
+        customer = await self.customer_id(tenant, name=customer_name, email=customer_email)
+        return await self.provider.create_portal(customer, return_url=return_url)
+
+    # Changing the subscription (at the provider first)
+
+    async def change_plan(
+        self,
+        tenant: TenantContext,
+        *,
+        plan: str,
+        interval: BillingInterval | str | None,
+        idempotency_key: str,
+    ) -> Subscription:
+        """Upgrade at once (prorated) or downgrade at the period's end. Moving to the
+        free plan is a cancellation."""
+        sub = await self.require_subscription(tenant)
+        target = self.catalog.plan(plan)
+        if not target.prices:
+            raise InvalidSubscriptionChangeError(
+                f"to move to {target.name}, cancel the subscription: it ends with the period"
+            )
+        to_interval = BillingInterval(interval or sub.interval)
+        price = target.price(to_interval, sub.currency)
+        provider_id = self._provider_id(sub)
+        now = self.clock.now()
+        downgrade = is_downgrade(self.catalog, sub, plan, to_interval)
+        local, events = sub.change_plan(
+            now, plan=plan, interval=to_interval, at_period_end=downgrade
+        )
+        provider_price = await self._price(plan_price_key(plan, to_interval, sub.currency))
+        state = await self.provider.change_plan(
+            provider_id,
+            provider_price,
+            quantity=price.billable_seats(sub.seats),
+            prorate=not downgrade,
+            idempotency_key=idempotency_key,
+        )
+        return await self._save_applied(local, events, state, now)
+
+    async def cancel(
+        self, tenant: TenantContext, *, at_period_end: bool, idempotency_key: str
+    ) -> Subscription:
+        sub = await self.require_subscription(tenant)
+        now = self.clock.now()
+        # The guards only: the provider's answer brings the change and its events.
+        sub.schedule_cancel(now) if at_period_end else sub.cancel_now(now)
+        state = await self.provider.cancel(
+            self._provider_id(sub), at_period_end=at_period_end, idempotency_key=idempotency_key
+        )
+        return await self._save_applied(sub, (), state, now)
+
+    async def resume(self, tenant: TenantContext, *, idempotency_key: str) -> Subscription:
+        """Withdraw a scheduled cancellation."""
+        sub = await self.require_subscription(tenant)
+        now = self.clock.now()
+        sub.undo_cancel(now)  # the guard: refuses unless a cancellation is scheduled
+        state = await self.provider.resume(self._provider_id(sub), idempotency_key=idempotency_key)
+        return await self._save_applied(sub, (), state, now)
+
+    async def set_seats(self, tenant: TenantContext, seats: int) -> Subscription | None:
+        """Bill ``seats`` seats (from the workspace's members). Nothing to do without a
+        live subscription, or when the billed quantity does not change."""
+        sub = await self.stores.subscriptions.current(tenant)
+        if sub is None or sub.is_final or sub.provider_subscription_id is None:
+            return None
+        seats = max(seats, 1)
+        price = self.catalog.plan(sub.plan).price(sub.interval, sub.currency)
+        if price.billable_seats(seats) == price.billable_seats(sub.seats) or not price.per_seat:
+            return sub
+        now = self.clock.now()
+        state = await self.provider.set_quantity(
+            sub.provider_subscription_id,
+            price.billable_seats(seats),
+            idempotency_key=f"ninefold-seats-{sub.id}-{seats}-{sub.version}",
+        )
+        return await self._save_applied(sub, (), state, now)
+
+    def _provider_id(self, sub: Subscription) -> str:
+        if sub.provider_subscription_id is None or sub.provider != self.provider.name:
+            raise InvalidSubscriptionChangeError(
+                f"the subscription is managed by {sub.provider}, not {self.provider.name}"
+            )
+        return sub.provider_subscription_id
+
+    async def _save_applied(
+        self,
+        local: Subscription,
+        events: Sequence[SubscriptionEvent],
+        state: SubscriptionState,
+        now: datetime,
+    ) -> Subscription:
+        """Apply the provider's answer to ``local`` (our change, with ``events``) and
+        save."""
+        snapshot = await self.snapshot(state)
+        applied, more = apply_provider_state(local, snapshot, now=now)
+        saved = await self.stores.subscriptions.save(applied)
+        for event in (*events, *more):
+            self.uow.raise_event(event)
+        await self.after_change(saved, (*events, *more), now)
+        return saved
+
+    # The provider's view
+
+    async def snapshot(self, state: SubscriptionState) -> ProviderSubscription:
+        """The provider's view read as our plan, interval and seats."""
+        price = await self.stores.prices.by_provider_price_id(self.provider.name, state.price_id)
+        if price is None:
+            raise UnknownPriceError(
+                f"{self.provider.name} price {state.price_id!r} is not one of ours: "
+                "run `ninefold billing sync`",
+                price=state.price_id,
+            )
+        kind, plan, interval, _currency = read_price_key(price.key)
+        if kind != "plan" or interval is None:
+            raise UnknownPriceError(f"{price.key} is not a plan's price", price=price.key)
+        return ProviderSubscription(
+            provider_subscription_id=state.provider_subscription_id,
+            status=state.status,
+            plan=plan,
+            interval=interval,
+            currency=state.currency.upper(),
+            seats=max(state.quantity, 1),
+            current_period_start=state.current_period_start,
+            current_period_end=state.current_period_end,
+            trial_end=state.trial_end,
+            cancel_at_period_end=state.cancel_at_period_end,
+            canceled_at=state.canceled_at,
+            ended_at=state.ended_at,
+            past_due_since=state.past_due_since,
+            provider_version=state.provider_version,
+        )
+
+    async def apply_state(self, state: SubscriptionState, workspace_id: str | None) -> Subscription:
+        """Bring our copy of the subscription to the provider's view ``state`` (from a
+        webhook or a refetch), creating it on first sight."""
+        now = self.clock.now()
+        snapshot = await self.snapshot(state)
+        subs = self.stores.subscriptions
+        sub = await subs.by_provider_id(self.provider.name, state.provider_subscription_id)
+        if sub is not None:
+            applied, events = apply_provider_state(sub, snapshot, now=now)
+            if applied == sub:
+                return sub
+            saved = await subs.save(applied)
+        else:
+            workspace_id = (
+                workspace_id
+                or state.workspace_id
+                or await self.stores.customers.workspace_id(self.provider.name, state.customer_id)
+            )
+            if workspace_id is None:
+                raise NoSubscriptionError(
+                    f"{self.provider.name} customer {state.customer_id} is not one of ours"
+                )
+            created, events = Subscription.create(
+                id=self._ids.new("sub", now),
+                workspace_id=workspace_id,
+                plan=snapshot.plan,
+                interval=snapshot.interval,
+                currency=snapshot.currency,
+                provider=self.provider.name,
+                now=now,
+                seats=snapshot.seats,
+                provider_subscription_id=state.provider_subscription_id,
+            )
+            applied, more = apply_provider_state(created, snapshot, now=now)
+            events += more
+            saved = await subs.add(applied)
+            await self.stores.customers.add(self.provider.name, workspace_id, state.customer_id)
+        for event in events:
+            self.uow.raise_event(event)
+        await self.after_change(saved, events, now)
+        return saved
+
+    # What follows a change: credits
+
+    async def after_change(
+        self, sub: Subscription, events: Sequence[SubscriptionEvent], now: datetime
+    ) -> None:
+        """Allocate the plan's credits for the current window (prorated: an upgrade late
+        in a period grants only what is left of the difference), and roll the previous
+        window's unused credits over when a period renewed."""
+        if not events:
+            return
+        tenant = TenantContext(sub.workspace_id)
+        await self.allocate_credits(tenant, sub, now)
+
+    async def allocate_credits(
+        self, tenant: TenantContext, sub: Subscription | None, now: datetime
+    ) -> None:
+        """The credits of the plan in effect for the window holding ``now``; rolls the
+        previous window over first. Idempotent."""
+        granted = self.access_of(sub, now)
+        plan = self.catalog.plan(granted.plan)
+        if plan.credits is None:
+            return
+        window, owner = self.credit_window(sub, granted, plan, now)
+        cap = plan.credits.rollover_cap
+        if cap != 0:  # None: every unused credit rolls over
+            await self.ledger.rollover(
+                tenant, window.start, ALL if cap is None else cap, expires_at=window.end, at=now
+            )
+        await self.ledger.allocate(
+            tenant,
+            subscription_id=owner,
+            amount=plan.credits.amount,
+            period_start=window.start,
+            period_end=window.end,
+            at=now,
+        )
+
+    async def credits(self, tenant: TenantContext) -> tuple[CreditBalance, list[GrantBalance]]:
+        """The balance and grants, after allocating the current window's credits if
+        that has not happened yet (allocation is lazy and idempotent)."""
+        now = self.clock.now()
+        sub = await self.subscription(tenant)
+        await self.allocate_credits(tenant, sub, now)
+        balance = await self.ledger.balance(tenant)
+        await self._check_low(tenant, sub, balance, now)
+        return balance, list(await self.ledger.grants(tenant))
+
+    async def consume_credits(
+        self, tenant: TenantContext, amount: int, *, key: str
+    ) -> LedgerTransaction:
+        """Spend ``amount`` credits (all or nothing; ``InsufficientCreditsError`` past
+        the balance and the plan's overdraft). ``key`` makes it idempotent. The public
+        API other systems spend credits through."""
+        now = self.clock.now()
+        sub = await self.subscription(tenant)
+        await self.allocate_credits(tenant, sub, now)
+        plan = self.catalog.plan(self.access_of(sub, now).plan)
+        overdraft = plan.credits.overdraft if plan.credits is not None else 0
+        posted = await self.ledger.consume(tenant, amount, key, now, overdraft_limit=overdraft)
+        await self._check_low(tenant, sub, await self.ledger.balance(tenant), now)
+        return posted
+
+    async def _check_low(
+        self, tenant: TenantContext, sub: Subscription | None, balance: CreditBalance, now: datetime
+    ) -> None:
+        granted = self.access_of(sub, now)
+        plan = self.catalog.plan(granted.plan)
+        if plan.credits is None:
+            return
+        window, _owner = self.credit_window(sub, granted, plan, now)
+        await Alerts(self.stores.alerts, self.uow, self.clock).credits(
+            tenant,
+            balance=balance.available - balance.overdraft,
+            threshold=low_credits_threshold(plan.credits.amount),
+            window_start=window.start,
+        )
+
+    def credit_window(
+        self, sub: Subscription | None, granted: Access, plan: Plan, now: datetime
+    ) -> tuple[Period, str]:
+        """The allocation window holding ``now`` and whose allocation it is."""
+        if (
+            sub is not None
+            and granted.state is not AccessState.FALLBACK
+            and sub.current_period_start is not None
+            and sub.current_period_end is not None
+            and sub.current_period_start <= now < sub.current_period_end
+        ):
+            billing = Period(sub.current_period_start, sub.current_period_end)
+            return credit_window(plan, billing, now), sub.id
+        return calendar_month(now), FALLBACK_ALLOCATION
