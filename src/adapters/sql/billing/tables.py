@@ -7,4 +7,9 @@ from adapters.sql.naming import system_metadata
 
 metadata = system_metadata()
 
-from adapters.sql.billing import ledger_tables, store_tables, usage_tables  # noqa: E402,F401
+from adapters.sql.billing import (  # noqa: E402,F401
+    ledger_tables,
+    sandbox_tables,
+    store_tables,
+    usage_tables,
+)
