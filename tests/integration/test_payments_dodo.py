@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import msgspec
+import pydantic
 import pytest
 import standardwebhooks
 from dodopayments import DodoPayments
+from dodopayments.types import UnwrapWebhookEvent
 
 from adapters.dodo import DodoPaymentProvider, DodoWebhookVerifier
 from contracts.ports.payment_provider import (
@@ -134,7 +136,12 @@ class TestDodoPaymentProvider(PaymentProviderContract):
 
 
 def bodies(standin: DodoStandin, path: str) -> list[dict[str, object]]:
-    return [json.loads(r.body) for r in standin.requests if r.path.split("?")[0] == path]
+    """The JSON bodies sent to ``path`` (POST and PATCH), oldest first."""
+    return [
+        json.loads(r.body)
+        for r in standin.requests
+        if r.path.split("?")[0] == path and r.method in ("POST", "PATCH")
+    ]
 
 
 async def test_a_standardwebhooks_signature_verifies(payments: DodoHarness) -> None:
@@ -335,6 +342,8 @@ async def test_a_scheduled_cancel_ends_at_the_renewal(payments: DodoHarness) -> 
     contract = PaymentProviderContract()
     _, sub_id, _ = await contract.subscribed(payments)
     scheduled = await payments.provider.cancel(sub_id, at_period_end=True, idempotency_key="c")
+    again = await payments.provider.cancel(sub_id, at_period_end=True, idempotency_key="c")
+    assert again.cancel_at_period_end
     [updated] = contract.parsed(payments)  # delivered when it happened
     assert updated.subscription is not None
     assert updated.subscription.cancel_at_period_end
@@ -463,3 +472,37 @@ async def test_the_api_key_never_appears_in_logs_or_errors(
     for text in texts:
         assert API_KEY not in text
         assert API_KEY[:-1] not in text
+
+
+async def test_the_standins_answers_and_webhooks_validate_against_the_sdks_models(
+    payments: DodoHarness, standin: DodoStandin
+) -> None:
+    contract = PaymentProviderContract()
+    customer, sub_id, prices = await contract.subscribed(payments)
+    await payments.provider.change_plan(
+        sub_id, prices[BUSINESS_MONTH], quantity=4, prorate=True, idempotency_key="up"
+    )
+    await payments.fail_payment(sub_id)
+    await payments.recover_payment(sub_id)
+    strict = DodoPayments(
+        bearer_token=API_KEY, base_url=standin.url, max_retries=0, _strict_response_validation=True
+    )
+    strict.customers.retrieve(customer)
+    assert strict.customers.list(email="billing@example.com").items
+    strict.products.retrieve(prices[CREDITS].provider_product_id)
+    assert strict.products.list().items
+    strict.subscriptions.retrieve(sub_id)
+    strict.subscriptions.update(sub_id, cancel_at_next_billing_date=True)
+    strict.subscriptions.change_plan(
+        sub_id,
+        product_id=prices[PRO_MONTH].provider_price_id,
+        quantity=1,
+        proration_billing_mode="do_not_bill",
+    )
+    [payment, *_] = strict.payments.list(customer_id=customer).items
+    strict.payments.retrieve(payment.payment_id)
+    strict.checkout_sessions.retrieve(standin.subscriptions[sub_id]["_checkout"])
+    strict.customers.customer_portal.create(customer)
+    adapter = pydantic.TypeAdapter(UnwrapWebhookEvent)
+    for _, body in standin.deliveries:
+        adapter.validate_json(body)

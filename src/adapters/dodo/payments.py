@@ -4,8 +4,8 @@ Talks to Dodo with its own SDK (``dodopayments.AsyncDodoPayments``, ``max_retrie
 our jobs retry by their own policy). Every SDK failure becomes a port error:
 connection errors, timeouts, 429 and 5xx -> ``PaymentProviderUnavailableError`` (429's
 ``Retry-After`` is kept); any other 4xx (400, 401, 403, 404, 409, 422) ->
-``PaymentProviderRejectedError`` with Dodo's ``code`` and ``message``. The API key is
-never put in a message, a log line or the ``repr``.
+``PaymentProviderRejectedError`` with Dodo's ``code`` and ``message`` (``errors.py``). The
+API key is never put in a message, a log line or the ``repr``.
 
 Prices (``sync_prices``): Dodo keeps the price on the product, so one Dodo product per
 ``PriceSpec``: a ``recurring_price`` (billed every 1 month / 1 year, subscription period
@@ -29,9 +29,9 @@ repeat by other means:
 - ``create_checkout``: a repeat of a key in this process returns the same session (a
   small in-memory map); across processes a second session may be created, which is
   harmless: a session charges nothing until it is paid, and it expires unpaid;
-- ``change_plan`` / ``set_quantity`` / ``cancel``: the subscription is read first and
-  nothing is sent when it is already as asked; ``resume`` and a scheduled cancel set a
-  flag, which is idempotent by itself;
+- ``change_plan`` / ``set_quantity`` / ``cancel`` / ``resume``: the subscription is read
+  first and nothing is sent when it is already as asked (or has ended), so a repeat
+  answers the current state and changes nothing twice;
 - ``report_usage``: ``event_id`` is Dodo's own idempotency key (see ``usage.py``).
 
 Plan changes (``POST /subscriptions/{id}/change-plan``, effective immediately):
@@ -65,6 +65,7 @@ from typing import Any, Final, TypeVar, cast
 import dodopayments
 from dodopayments import AsyncDodoPayments
 
+from adapters.dodo.errors import call
 from adapters.dodo.mapping import (
     UnreadableObjectError,
     invoice,
@@ -98,6 +99,7 @@ PER_SEAT_META: Final = "ninefold_per_seat"
 IDEMPOTENCY_META: Final = "ninefold_idempotency_key"
 _INTERVALS: Final = {BillingInterval.MONTH: "Month", BillingInterval.YEAR: "Year"}
 _CHECKOUT_MEMORY: Final = 1_000
+_FINAL: Final = frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED})
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,7 +118,7 @@ class DodoPaymentProvider:
     ) -> None:
         if not api_key:
             raise ValueError("the Dodo Payments API key is empty")
-        self._secret_words = (api_key,)
+        self._api_key = api_key
         self._webhooks = DodoWebhookVerifier(webhook_secret)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._client = AsyncDodoPayments(
@@ -334,16 +336,19 @@ class DodoPaymentProvider:
     async def cancel(
         self, provider_subscription_id: str, *, at_period_end: bool, idempotency_key: str
     ) -> SubscriptionState:
+        current = await self.fetch_subscription(provider_subscription_id)
+        if current.status in _FINAL or (at_period_end and current.cancel_at_period_end):
+            return current
         if at_period_end:
             return await self._update(provider_subscription_id, cancel_at_next_billing_date=True)
-        current = await self.fetch_subscription(provider_subscription_id)
-        if current.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED):
-            return current
         return await self._update(provider_subscription_id, status="cancelled")
 
     async def resume(
         self, provider_subscription_id: str, *, idempotency_key: str
     ) -> SubscriptionState:
+        current = await self.fetch_subscription(provider_subscription_id)
+        if current.status in _FINAL or not current.cancel_at_period_end:
+            return current
         return await self._update(provider_subscription_id, cancel_at_next_billing_date=False)
 
     async def _update(self, subscription_id: str, **changes: Any) -> SubscriptionState:
@@ -405,57 +410,8 @@ class DodoPaymentProvider:
                 f"Dodo answered an unreadable subscription: {error}"
             ) from None
 
-    async def _call(self, call: Awaitable[T]) -> T:
-        """``await call``, with the SDK's errors as the port's."""
-        try:
-            return await call
-        except dodopayments.APIConnectionError as error:  # includes APITimeoutError
-            kind = "timed out" if isinstance(error, dodopayments.APITimeoutError) else "failed"
-            raise PaymentProviderUnavailableError(
-                f"The connection to Dodo Payments {kind}.", provider=PROVIDER
-            ) from None
-        except dodopayments.APIStatusError as error:
-            raise self._status_error(error) from None
-        except dodopayments.APIResponseValidationError:
-            raise PaymentProviderUnavailableError(
-                "Dodo Payments answered something unreadable.", provider=PROVIDER
-            ) from None
-
-    def _status_error(
-        self, error: dodopayments.APIStatusError
-    ) -> PaymentProviderRejectedError | PaymentProviderUnavailableError:
-        status = error.status_code
-        code, message = _reason(error.body)
-        detail = self._scrub(
-            f"Dodo Payments answered {status}"
-            + (f" {code}" if code else "")
-            + (f": {message}" if message else ".")
-        )
-        extra: dict[str, Any] = {
-            "provider": PROVIDER,
-            "provider_status": status,
-            "provider_code": code,
-        }
-        if status == 429 or status >= 500 or status == 408:
-            retry_after = error.response.headers.get("retry-after", "")
-            seconds = int(retry_after) if retry_after.isdigit() else 30
-            return PaymentProviderUnavailableError(detail, retry_after=seconds, **extra)
-        return PaymentProviderRejectedError(detail, **extra)
-
-    def _scrub(self, text: str) -> str:
-        for word in self._secret_words:
-            text = text.replace(word, "[redacted]")
-        return text[:500]
-
-
-def _reason(body: object) -> tuple[str, str]:
-    """Dodo's error ``code`` and ``message`` from an error body, if it has them."""
-    if isinstance(body, dict):
-        code, message = body.get("code"), body.get("message")
-        return (code if isinstance(code, str) else "", message if isinstance(message, str) else "")
-    if isinstance(body, str):
-        return "", body[:200]
-    return "", ""
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        return await call(awaitable, secret=self._api_key)
 
 
 def _require(value: str, what: str) -> None:

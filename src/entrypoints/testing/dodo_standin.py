@@ -67,96 +67,36 @@ BILLING = {
     "street": "1 Main St",
     "zipcode": "62701",
 }
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # The request fields the SDK 1.123 may send, per route (its *Params TypedDicts).
 FIELDS = {
-    "customer": {"email", "name", "metadata", "phone_number", "preferred_locale"},
-    "product": {
-        "name",
-        "price",
-        "tax_category",
-        "addons",
-        "brand_id",
-        "credit_entitlements",
-        "description",
-        "digital_product_delivery",
-        "entitlements",
-        "metadata",
-        "license_key_activation_message",
-        "license_key_activations_limit",
-        "license_key_duration",
-        "license_key_enabled",
-        "pricing_mode",
-    },
-    "checkout": {
-        "product_cart",
-        "allowed_payment_method_types",
-        "billing_address",
-        "billing_currency",
-        "cancel_url",
-        "confirm",
-        "custom_fields",
-        "customer",
-        "customer_business_name",
-        "customization",
-        "discount_code",
-        "discount_codes",
-        "feature_flags",
-        "force_3ds",
-        "mandate_min_amount_inr_paise",
-        "metadata",
-        "minimal_address",
-        "payment_method_id",
-        "product_collection_id",
-        "return_url",
-        "short_link",
-        "show_saved_payment_methods",
-        "subscription_data",
-        "tax_id",
-    },
-    "update": {
-        "billing",
-        "cancel_at_next_billing_date",
-        "cancel_reason",
-        "cancellation_comment",
-        "cancellation_feedback",
-        "credit_entitlement_cart",
-        "customer_business_name",
-        "customer_name",
-        "disable_on_demand",
-        "metadata",
-        "next_billing_date",
-        "status",
-        "subscription_period_count",
-        "subscription_period_interval",
-        "tax_id",
-    },
-    "change": {
-        "product_id",
-        "proration_billing_mode",
-        "quantity",
-        "adaptive_currency_fees_inclusive",
-        "addons",
-        "cancel_older_payment_link",
-        "cancel_scheduled_change_plan",
-        "collect_via_payment_link",
-        "discount_code",
-        "discount_codes",
-        "effective_at",
-        "metadata",
-        "on_payment_failure",
-        "return_url",
-    },
-    "event": {"customer_id", "event_id", "event_name", "metadata", "timestamp"},
+    "customer": _names("email name metadata phone_number preferred_locale"),
+    "product": _names("""name price tax_category addons brand_id credit_entitlements description
+        digital_product_delivery entitlements metadata license_key_activation_message
+        license_key_activations_limit license_key_duration license_key_enabled
+        pricing_mode"""),
+    "checkout": _names("""product_cart allowed_payment_method_types billing_address billing_currency
+        cancel_url confirm custom_fields customer customer_business_name customization
+        discount_code discount_codes feature_flags force_3ds mandate_min_amount_inr_paise
+        metadata minimal_address payment_method_id product_collection_id return_url
+        short_link show_saved_payment_methods subscription_data tax_id"""),
+    "update": _names("""billing cancel_at_next_billing_date cancel_reason cancellation_comment
+        cancellation_feedback credit_entitlement_cart customer_business_name customer_name
+        disable_on_demand metadata next_billing_date status subscription_period_count
+        subscription_period_interval tax_id"""),
+    "change": _names("""product_id proration_billing_mode quantity adaptive_currency_fees_inclusive
+        addons cancel_older_payment_link cancel_scheduled_change_plan
+        collect_via_payment_link discount_code discount_codes effective_at metadata
+        on_payment_failure return_url"""),
+    "event": _names("customer_id event_id event_name metadata timestamp"),
 }
-PRORATION_MODES = frozenset(
-    {
-        "prorated_immediately",
-        "full_immediately",
-        "difference_immediately",
-        "do_not_bill",
-        "prorated_immediately_keep_cycle",
-    }
-)
+PRORATION_MODES = _names("""prorated_immediately full_immediately difference_immediately do_not_bill
+    prorated_immediately_keep_cycle""")
 INTERVALS = frozenset({"Day", "Week", "Month", "Year"})
 _CODES = {
     400: "BAD_REQUEST",
