@@ -445,6 +445,21 @@ async def test_an_unreachable_dodo_is_unavailable() -> None:
         await provider.create_customer("ws", name="x", email=None, idempotency_key="k")
 
 
+async def test_a_dodo_that_does_not_answer_in_time_is_unavailable() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        provider = DodoPaymentProvider(
+            api_key=API_KEY,
+            webhook_secret=DEFAULT_WEBHOOK_SECRET,
+            base_url=f"http://127.0.0.1:{port}",
+        )
+        provider._client = provider._client.with_options(timeout=0.3)
+        with pytest.raises(PaymentProviderUnavailableError, match="timed out"):
+            await provider.fetch_subscription("sub_x")
+
+
 async def test_the_api_key_never_appears_in_logs_or_errors(
     payments: DodoHarness, standin: DodoStandin, caplog: pytest.LogCaptureFixture
 ) -> None:

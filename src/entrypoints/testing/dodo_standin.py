@@ -328,10 +328,10 @@ class DodoStandin:
         """The held renewal is paid (the customer updated the card): active again."""
         with self._lock:
             sub = self._subscription(subscription_id)
-            failed = [
+            earlier = [
                 p for p in self.payments.values() if p["subscription_id"] == sub["subscription_id"]
             ]
-            retry = max((p["retry_attempt"] for p in failed), default=0) + 1
+            retry = max((p["retry_attempt"] for p in earlier), default=0) + 1
             self._charge(sub, "renewal", succeeded=True, retry_attempt=retry)
             sub["status"] = "active"
             self._emit("subscription.active", dict(sub), "Subscription")
