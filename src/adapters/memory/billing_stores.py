@@ -310,3 +310,16 @@ class InMemoryUsageReportLog:
     ) -> None:
         key = (workspace_id, meter, period_start.astimezone(UTC))
         self.reports[key] = (quantity, at.astimezone(UTC))
+
+
+class InMemoryBillingStores:
+    """``BillingStores`` in memory: every billing store, each kept for the bundle's life."""
+
+    def __init__(self) -> None:
+        self.subscriptions = InMemorySubscriptionStore()
+        self.customers = InMemoryCustomerStore()
+        self.prices = InMemoryPriceStore()
+        self.invoices = InMemoryInvoiceStore()
+        self.webhook_events = InMemoryWebhookEventStore()
+        self.alerts = InMemoryAlertLog()
+        self.usage_reports = InMemoryUsageReportLog()

@@ -142,8 +142,8 @@ def apply_provider_state(
         and snapshot.status not in FINAL_STATUSES
         and start is not None
         and end is not None
-        and sub.current_period_end is not None
-        and start >= sub.current_period_end
+        and sub.current_period_start is not None
+        and start > sub.current_period_start
     )
     if renewed:
         assert start is not None

@@ -209,11 +209,12 @@ class BillingService:
         customer_name: str,
         customer_email: str | None,
         idempotency_key: str,
+        trial: bool = True,
     ) -> CheckoutSession:
         """A hosted checkout for a subscription to ``plan``. The subscription itself
         is created when the provider reports it paid (or trialing). A workspace that
-        already has a live subscription changes it instead; a trial is offered to a
-        workspace's first subscription only."""
+        already has a live subscription changes it instead; the plan's trial is offered
+        to a workspace's first subscription only (and skipped with ``trial=False``)."""
         chosen = self.catalog.plan(plan)
         if not chosen.prices:
             raise InvalidSubscriptionChangeError(
@@ -239,7 +240,7 @@ class BillingService:
                 mode=CheckoutMode.SUBSCRIPTION,
                 price=provider_price,
                 quantity=price.billable_seats(seats),
-                trial_days=chosen.trial_days if current is None else 0,
+                trial_days=chosen.trial_days if current is None and trial else 0,
                 success_url=success_url,
                 cancel_url=cancel_url,
                 idempotency_key=idempotency_key,

@@ -27,6 +27,9 @@ class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
     seats: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     product: Key | None = None
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+    trial: bool = True
+    """``false``: pay now instead of starting the plan's free trial (a workspace's
+    first subscription only ever gets one)."""
     success_url: Url | None = None
     cancel_url: Url | None = None
 

@@ -153,6 +153,7 @@ class BillingController(Controller):
                 customer_name=name,
                 customer_email=email,
                 idempotency_key=key,
+                trial=data.trial,
             )
         else:
             assert data.product is not None
