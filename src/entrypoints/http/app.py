@@ -19,6 +19,7 @@ from adapters.sql.migrations.runner import script_heads
 from entrypoints.containers import ApplicationContainer, close_container
 from entrypoints.http.billing.admin import BillingAdminController
 from entrypoints.http.billing.plans import PlansController
+from entrypoints.http.billing.sandbox import SandboxCheckoutController
 from entrypoints.http.billing.subscription import BillingController
 from entrypoints.http.billing.usage import UsageController
 from entrypoints.http.billing.webhooks import BillingWebhooksController
@@ -96,6 +97,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         UsageController,
         BillingWebhooksController,
         BillingAdminController,
+        SandboxCheckoutController,
     ]
 
 
