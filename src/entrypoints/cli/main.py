@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from entrypoints.cli.billing import add_billing_parser
 from entrypoints.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -307,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_jobs_parser(sub)
     add_notifications_parser(sub)
     add_mail_parser(sub)
+    add_billing_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
