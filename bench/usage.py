@@ -1,19 +1,29 @@
-"""Usage events ingested per second through the batch ingest, against a plain bulk insert.
+"""Usage events ingested per second through the batch endpoint, against a plain bulk insert.
 
-The subject is ``UsageService.ingest`` on ``SqlUsageStore``: batches of 1,000 events
-(10% of them re-sent events of the previous batch, the duplicates a retrying client
-makes), each batch checked, deduplicated and stored in a unit of work of its own
-(``SqlUnitOfWork``, one commit per batch, as the batch endpoint will do). The reference
-is a plain bulk insert (``executemany``) of the same rows, prepared beforehand, into an
-identical scratch table (same columns, primary key and index) in the same database, one
-transaction per batch.
+The subject is ``POST /api/v1/workspaces/{id}/usage/batch`` of the real app
+(``create_app(build_container(settings))``, the worker off, its lifespan run in this
+event loop), sent over ``httpx.ASGITransport``: in process, without a socket, so it
+measures the whole stack (routing, the bearer session, the tenant guard, JSON decoding
+and validation, the ingest with its checks, deduplication and limit checks, the usage
+alerts, the commit, the encoded response) but no network, no HTTP parsing by a server
+and no second process. Batches of 1,000 ``api_calls`` events (10% of them re-sent events
+of the workspace's previous batch, the duplicates a retrying client makes), the request
+bodies encoded beforehand, one request after the other, spread over ten workspaces of
+one owner (the free plan: a soft limit on ``api_calls`` only, so the limit check runs
+and nothing is rejected; every response is checked after the timing, and a batch that
+is not exactly 900 accepted and 100 duplicates fails the run).
+
+The reference is a plain bulk insert (``executemany``) of the same rows, prepared
+beforehand, into an identical scratch table (same columns, primary key and indexes) in
+the same database, one transaction per batch, on an engine of its own.
 
 A round runs B batches on each side, the two back to back, alternating which goes
 first; one warm-up round first. The subject's figure counts every event it was sent
 (duplicates included), the reference's the rows it inserted (the 90% that are new):
 the ratio is the median over rounds of the two in the same round. A stricter ratio
 (the subject's stored rows per second) is printed too. Both tables grow through the
-run, as a busy workspace's would.
+run, as a busy workspace's would. The client, the app and (SQLite) the database share
+this one process: its CPU time per event is printed per round.
 
 ``python -m bench usage`` or ``python -m bench.usage [--batches B] [--rounds R]
 [--db sqlite|postgres|both]``.
@@ -24,15 +34,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -46,14 +57,23 @@ from bench.common import (
 )
 from bench.postgres import PostgresUnavailableError, fresh_database, masked
 
+if TYPE_CHECKING:
+    import httpx
+    from litestar import Litestar
+    from sqlalchemy import Table
+
+    from entrypoints.containers import ApplicationContainer
+
 GOAL_RATIO = 0.3
 GOAL_POSTGRES_RATE = 10_000
 BATCH = 1000
 DUPLICATES = 100  # per batch: re-sent events of the previous batch
 BATCHES = 20  # per round and side
 WORKSPACES = 10
-NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+METER = "api_calls"  # count; the free plan has a soft limit on it, no hard one
 SCRATCH = "bench_usage_baseline"
+BASE_URL = "https://bench.local"
+OWNER_EMAIL = "usage-bench@example.com"
 
 
 # -- the workload --------------------------------------------------------------------
@@ -61,69 +81,59 @@ SCRATCH = "bench_usage_baseline"
 
 @dataclass
 class Batch:
-    """One batch: what the service is sent, and the rows it is expected to store."""
+    """One request: its workspace and encoded body, and the rows it is expected to store."""
 
     workspace_id: str
-    events: list[Any]  # NewUsageEvent
+    body: bytes  # {"events": [...]}, BATCH events
     rows: list[dict[str, Any]]
 
 
-def _meters() -> dict[str, Any]:
-    from core.billing.usage import Aggregation, MeterSpec
-
-    return {
-        meter.name: meter
-        for meter in (
-            MeterSpec("api_calls", Aggregation.COUNT),
-            MeterSpec("tokens", Aggregation.SUM, property="tokens"),
-            MeterSpec("active_users", Aggregation.UNIQUE_COUNT, property="user"),
-        )
-    }
-
-
-def make_batches(count: int, start: int) -> list[Batch]:
-    """``count`` batches with ids after ``start``, spread over ``WORKSPACES``; each
-    re-sends ``DUPLICATES`` events of its workspace's previous batch (a workspace's first
-    batch repeats its own first events: duplicates within the batch)."""
-    from core.billing.usage import NewUsageEvent, distinct_value
-
+def make_batches(count: int, start: int, workspaces: Sequence[str], now: datetime) -> list[Batch]:
+    """``count`` batches with ids after ``start``, spread over ``workspaces``; each re-sends
+    ``DUPLICATES`` events of its workspace's previous batch (a workspace's first batch
+    repeats its own first events: duplicates within the batch). Events are stamped up to
+    15 minutes before ``now``; the rows are received at ``now``."""
     batches: list[Batch] = []
-    previous: dict[str, list[Any]] = {}
+    previous: dict[str, list[dict[str, Any]]] = {}
     serial = start
     for index in range(count):
-        workspace_id = f"ws_bench_{(start // BATCH + index) % WORKSPACES}"
-        fresh: list[Any] = []
+        workspace_id = workspaces[(start // BATCH + index) % len(workspaces)]
+        fresh: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         for position in range(BATCH - DUPLICATES):
             serial += 1
-            meter = ("api_calls", "tokens", "active_users")[position % 3]
-            at = NOW - timedelta(seconds=position)
+            at = now - timedelta(seconds=position)
             properties: dict[str, Any] = {
                 "tokens": serial % 977,
                 "user": f"usr_{serial % 313}",
                 "model": "small" if serial % 2 else "large",
             }
-            event = NewUsageEvent(
-                id=f"evt_{serial:012d}", meter=meter, timestamp=at, properties=properties
+            event_id = f"evt_{serial:012d}"
+            fresh.append(
+                {
+                    "id": event_id,
+                    "meter": METER,
+                    "timestamp": at.isoformat(),
+                    "quantity": 1,
+                    "properties": properties,
+                }
             )
-            fresh.append(event)
             rows.append(
                 {
                     "workspace_id": workspace_id,
-                    "event_id": event.id,
-                    "meter": meter,
+                    "event_id": event_id,
+                    "meter": METER,
                     "timestamp": at,
-                    "quantity": 1.0,
-                    "value": float(properties["tokens"]) if meter == "tokens" else None,
-                    "distinct_value": (
-                        distinct_value(properties["user"]) if meter == "active_users" else None
-                    ),
+                    "quantity": 1,
+                    "value": None,  # a count's events carry no value ...
+                    "distinct_value": None,  # ... and no distinct value
                     "properties": msgspec.json.encode(properties).decode(),
-                    "received_at": NOW,
+                    "received_at": now,
                 }
             )
         resent = previous.get(workspace_id, fresh)[:DUPLICATES]
-        batches.append(Batch(workspace_id, fresh + resent, rows))
+        body = msgspec.json.encode({"events": fresh + resent})
+        batches.append(Batch(workspace_id, body, rows))
         previous[workspace_id] = fresh
     return batches
 
@@ -174,15 +184,60 @@ class Leg:
         }
 
 
+class BatchOutcome(msgspec.Struct):
+    """The part of the endpoint's answer the run checks."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[dict[str, Any]]
+
+
+def app_settings(url: str, data_dir: Path) -> Any:
+    """The app's settings for the subject: ``url``, no worker, a fast password hasher."""
+    from entrypoints.settings import Settings
+
+    return Settings(
+        env="development",
+        data_dir=str(data_dir),
+        database_url=url,
+        secret_key=secrets.token_urlsafe(48),
+        password_hasher="fast-insecure",
+        run_worker=False,
+        log_level="warning",
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client talking to ``app`` in this event loop, inside the app's lifespan (as
+    ``entrypoints.testing.plugin.serve_in_process`` does: the database pool must live in
+    the loop that runs the requests); the lifespan's shutdown closes the container."""
+    import httpx
+
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # ASGI, typed stricter
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client
+
+
 class Sides:
-    """The engine, the service's units of work and the scratch table of one database."""
+    """The app and its client, and the scratch table on an engine of its own, of one
+    database."""
 
     def __init__(self, url: str) -> None:
         from adapters.sql.database import create_engine, create_session_factory
 
+        self.url = url
         self.engine = create_engine(url)
         self.sessions = create_session_factory(self.engine)
         self.results: dict[str, int] = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        self.soft_limit_crossed = 0
+        self.requests = 0
+        self.client: httpx.AsyncClient | None = None
+        self.headers: dict[str, str] = {}
+        self.workspaces: list[str] = []
+        self.scratch: Table | None = None
 
     async def prepare(self) -> None:
         """Migrate, then create the scratch table: the events table under another name,
@@ -195,31 +250,86 @@ class Sides:
 
         await upgrade(self.engine)
         scratch_metadata = MetaData()
-        self.scratch = usage_events.to_metadata(scratch_metadata, name=SCRATCH)
-        self.scratch.primary_key.name = f"pk_{SCRATCH}"
-        for index in self.scratch.indexes:  # index names are per database
+        scratch = usage_events.to_metadata(scratch_metadata, name=SCRATCH)
+        scratch.primary_key.name = f"pk_{SCRATCH}"
+        for index in scratch.indexes:  # index names are per database
             index.name = quoted_name(str(index.name).replace(usage_events.name, SCRATCH), None)
         async with self.engine.begin() as conn:
             await conn.run_sync(scratch_metadata.create_all)
+        self.scratch = scratch
 
-    async def ours(self, batches: list[Batch]) -> None:
-        from adapters.sql.billing.usage import SqlUsageStore
-        from adapters.sql.uow import SqlUnitOfWork
-        from core.billing.usage import UsageService
-        from core.kernel import FixedClock, IdGenerator, TenantContext
+    async def sign_up(self, container: ApplicationContainer, client: httpx.AsyncClient) -> None:
+        """An owner (registered through the identity service, signed in with a bearer
+        token) and ``WORKSPACES`` workspaces of theirs."""
+        password = secrets.token_urlsafe(24)
+        async with container.unit_of_work() as uow:
+            await container.identity.service(uow=uow).register_user(
+                OWNER_EMAIL, "Usage Bench", password
+            )
+            await uow.commit()
+        response = await client.post(
+            "/api/v1/auth/sign-in",
+            json={"email": OWNER_EMAIL, "password": password, "transport": "bearer"},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"sign-in answered {response.status_code}: {response.text}")
+        self.headers = {
+            "Authorization": f"Bearer {response.json()['token']}",
+            "Content-Type": "application/json",
+        }
+        for number in range(WORKSPACES):
+            response = await client.post(
+                "/api/v1/workspaces", json={"name": f"Bench {number}"}, headers=self.headers
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"creating a workspace answered {response.status_code}")
+            self.workspaces.append(str(response.json()["id"]))
+        self.client = client
 
-        clock, ids, meters = FixedClock(NOW), IdGenerator(), _meters()
+    async def ours(self, batches: list[Batch]) -> list[bytes]:
+        """Post each batch; the response bodies, checked after the timing (``check``)."""
+        assert self.client is not None
+        post, headers = self.client.post, self.headers
+        answers: list[bytes] = []
         for batch in batches:
-            async with SqlUnitOfWork(self.sessions, clock, ids) as uow:
-                service = UsageService(SqlUsageStore(uow.session), meters, clock)
-                results = await service.ingest(TenantContext(batch.workspace_id), batch.events)
-                await uow.commit()
-            for result in results:
-                self.results[str(result.status)] += 1
+            response = await post(
+                f"/api/v1/workspaces/{batch.workspace_id}/usage/batch",
+                content=batch.body,
+                headers=headers,
+            )
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"the batch endpoint answered {response.status_code}: {response.text[:500]}"
+                )
+            answers.append(response.content)
+        return answers
+
+    def check(self, batches: list[Batch], answers: list[bytes]) -> None:
+        """Every event accepted or a duplicate, exactly as many of each as sent: a
+        rejected event (a limit, a late timestamp, ...) would measure something else."""
+        decode = msgspec.json.Decoder(BatchOutcome).decode
+        for batch, answer in zip(batches, answers, strict=True):
+            outcome = decode(answer)
+            statuses = [str(result["status"]) for result in outcome.results]
+            for status in statuses:
+                self.results[status] = self.results.get(status, 0) + 1
+            self.soft_limit_crossed += sum(
+                1 for result in outcome.results if result.get("soft_limit_crossed")
+            )
+            self.requests += 1
+            expected = (len(batch.rows), DUPLICATES, 0)
+            found = (outcome.accepted, outcome.duplicates, outcome.rejected)
+            if found != expected or len(statuses) != BATCH:
+                rejected = [r for r in outcome.results if r["status"] == "rejected"][:3]
+                raise RuntimeError(
+                    f"a batch of workspace {batch.workspace_id} gave (accepted, duplicates, "
+                    f"rejected) {found}, expected {expected}; rejected, first: {rejected}"
+                )
 
     async def baseline(self, batches: list[Batch]) -> None:
         from sqlalchemy import insert
 
+        assert self.scratch is not None
         statement = insert(self.scratch)
         for batch in batches:
             async with self.sessions() as session:
@@ -231,6 +341,7 @@ class Sides:
 
         from adapters.sql.billing.usage_tables import usage_events
 
+        assert self.scratch is not None
         async with self.sessions() as session:
             ours = await session.scalar(select(func.count()).select_from(usage_events))
             theirs = await session.scalar(select(func.count()).select_from(self.scratch))
@@ -240,49 +351,74 @@ class Sides:
         await self.engine.dispose()
 
 
-async def _timed(side: Any, batches: list[Batch]) -> tuple[float, float]:
-    """Wall seconds and this process's CPU seconds of ``side(batches)``."""
+async def _timed(
+    side: Callable[[list[Batch]], Awaitable[Any]], batches: list[Batch]
+) -> tuple[float, float, Any]:
+    """Wall seconds, this process's CPU seconds and the result of ``side(batches)``."""
     cpu, started = time.process_time(), time.perf_counter()
-    await side(batches)
-    return time.perf_counter() - started, time.process_time() - cpu
+    result = await side(batches)
+    return time.perf_counter() - started, time.process_time() - cpu, result
 
 
-async def run_leg(leg: Leg, url: str, batches: int, rounds: int) -> None:
+async def run_leg(leg: Leg, url: str, batches: int, rounds: int, data_dir: Path) -> None:
+    from entrypoints.containers import build_container
+    from entrypoints.http.app import create_app
+    from entrypoints.logging import configure_logging
+
     sides = Sides(url)
     try:
         await sides.prepare()
-        serial = 0
-        for index in range(rounds + 1):  # round 0 warms up
-            work = make_batches(batches if index else max(batches // 4, 1), serial)
-            serial += len(work) * BATCH
-            sent = sum(len(b.events) for b in work)
-            rows = sum(len(b.rows) for b in work)
-            order = ("ours", "baseline") if index % 2 == 0 else ("baseline", "ours")
-            timings: dict[str, tuple[float, float]] = {}
-            for name in order:
-                side = sides.ours if name == "ours" else sides.baseline
-                timings[name] = await _timed(side, work)
-            if index == 0:
-                continue
-            (ours_s, ours_cpu), (base_s, base_cpu) = timings["ours"], timings["baseline"]
-            leg.ours.append(sent / ours_s)
-            leg.ours_stored.append(rows / ours_s)
-            leg.baseline.append(rows / base_s)
-            leg.ours_cpu_us.append(ours_cpu / sent * 1e6)
-            leg.baseline_cpu_us.append(base_cpu / rows * 1e6)
-            print(
-                f"  round {index}  {leg.database:<8} ours {sent / ours_s:>8,.0f} events/s "
-                f"({rows / ours_s:,.0f} rows stored/s, {ours_cpu / sent * 1e6:,.0f} us CPU per "
-                f"event here)  baseline {rows / base_s:>8,.0f} rows/s "
-                f"({base_cpu / rows * 1e6:,.0f} us)  ratio {(sent / ours_s) / (rows / base_s):.3f}",
-                flush=True,
-            )
+        settings = app_settings(url, data_dir)
+        configure_logging(settings)
+        container = build_container(settings)
+        async with serving(create_app(container, run_worker=False)) as client:
+            await sides.sign_up(container, client)
+            await _rounds(leg, sides, batches, rounds)
         stored, inserted = await sides.counts()
-        leg.checks = {**sides.results, "rows_stored": stored, "baseline_rows": inserted}
+        leg.checks = {
+            **sides.results,
+            "soft_limit_crossed": sides.soft_limit_crossed,
+            "requests": sides.requests,
+            "rows_stored": stored,
+            "baseline_rows": inserted,
+        }
         if stored != inserted:
             raise RuntimeError(f"{leg.database}: stored {stored} rows, the baseline {inserted}")
     finally:
         await sides.close()
+
+
+async def _rounds(leg: Leg, sides: Sides, batches: int, rounds: int) -> None:
+    serial = 0
+    for index in range(rounds + 1):  # round 0 warms up
+        count = batches if index else max(batches // 4, 1)
+        work = make_batches(count, serial, sides.workspaces, datetime.now(UTC))
+        serial += len(work) * BATCH
+        sent, rows = len(work) * BATCH, sum(len(b.rows) for b in work)
+        order = ("ours", "baseline") if index % 2 == 0 else ("baseline", "ours")
+        timings: dict[str, tuple[float, float]] = {}
+        for name in order:
+            if name == "ours":
+                seconds, cpu, answers = await _timed(sides.ours, work)
+                sides.check(work, answers)
+            else:
+                seconds, cpu, _ = await _timed(sides.baseline, work)
+            timings[name] = (seconds, cpu)
+        if index == 0:
+            continue
+        (ours_s, ours_cpu), (base_s, base_cpu) = timings["ours"], timings["baseline"]
+        leg.ours.append(sent / ours_s)
+        leg.ours_stored.append(rows / ours_s)
+        leg.baseline.append(rows / base_s)
+        leg.ours_cpu_us.append(ours_cpu / sent * 1e6)
+        leg.baseline_cpu_us.append(base_cpu / rows * 1e6)
+        print(
+            f"  round {index}  {leg.database:<8} ours {sent / ours_s:>8,.0f} events/s "
+            f"({rows / ours_s:,.0f} rows stored/s, {ours_cpu / sent * 1e6:,.0f} us CPU per "
+            f"event here)  baseline {rows / base_s:>8,.0f} rows/s "
+            f"({base_cpu / rows * 1e6:,.0f} us)  ratio {(sent / ours_s) / (rows / base_s):.3f}",
+            flush=True,
+        )
 
 
 # -- the run -------------------------------------------------------------------------
@@ -292,10 +428,10 @@ def run(options: Options, *, batches: int = BATCHES) -> int:
     """Measure each database; 0 when measured (the goals' verdicts are printed), 2 when
     it could not run. An unreachable PostgreSQL is skipped, not failed."""
     print(
-        f"\nninefold bench usage: events/s through UsageService.ingest ({BATCH}-event "
-        f"batches, {DUPLICATES / BATCH:.0%} duplicates, a unit of work each) vs a plain "
-        f"bulk insert of the same rows; {batches} batches x {options.rounds} rounds per side "
-        "after a warm-up",
+        f"\nninefold bench usage: events/s through POST /api/v1/workspaces/{{id}}/usage/batch "
+        f"(in process over httpx.ASGITransport; {BATCH}-event batches of {METER}, "
+        f"{DUPLICATES / BATCH:.0%} duplicates) vs a plain bulk insert of the same rows; "
+        f"{batches} batches x {options.rounds} rounds per side after a warm-up",
         flush=True,
     )
     busy = warn_if_busy()
@@ -317,7 +453,7 @@ def run(options: Options, *, batches: int = BATCHES) -> int:
                     continue
             leg = Leg(database)
             try:
-                asyncio.run(run_leg(leg, url, batches, options.rounds))
+                asyncio.run(run_leg(leg, url, batches, options.rounds, Path(tmp) / database))
             except Exception as exc:
                 print(f"error: {database}: {type(exc).__name__}: {exc}")
                 return 2
@@ -346,8 +482,12 @@ def report(
         options.results_dir,
         "usage",
         {
+            "subject": "POST /api/v1/workspaces/{id}/usage/batch, in process (httpx.ASGITransport)",
+            "reference": "executemany INSERT of the same rows into a scratch copy of the table",
+            "meter": METER,
             "batch_size": BATCH,
             "duplicates_per_batch": DUPLICATES,
+            "workspaces": WORKSPACES,
             "batches_per_round": batches,
             "rounds": options.rounds,
             "goal_ratio": GOAL_RATIO,
