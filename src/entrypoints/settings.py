@@ -42,7 +42,7 @@ PROVIDER_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("rate_limit_storage", "redis"): ("redis_url",),
 }
 AVAILABLE_PROVIDERS: dict[str, frozenset[str]] = {
-    "payments_provider": frozenset({"sandbox"}),
+    "payments_provider": frozenset({"sandbox", "stripe", "dodo"}),
     "email_provider": frozenset({"outbox", "resend"}),
     "media_provider": frozenset({"local"}),
     "analytics_provider": frozenset({"local"}),

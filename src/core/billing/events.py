@@ -220,6 +220,21 @@ class CreditsLow(DomainEvent, frozen=True, kw_only=True):
     period_start: AwareDatetime
 
 
+class InvoicePaymentFailed(DomainEvent, frozen=True, kw_only=True):
+    """An attempt to collect an invoice failed (the first one or a retry): dunning
+    sends one message per attempt. ``invoice_id`` is the provider's."""
+
+    name = "billing.invoice_payment_failed"
+
+    workspace_id: str
+    provider: str
+    invoice_id: str
+    provider_subscription_id: str | None
+    amount_due: int
+    currency: str
+    attempted_at: AwareDatetime
+
+
 class CreditsPurchased(DomainEvent, frozen=True, kw_only=True):
     """A one-off purchase of a credit pack was paid and its credits granted."""
 
@@ -257,5 +272,6 @@ BILLING_EVENTS: tuple[type[DomainEvent], ...] = (
     SubscriptionSynced,
     UsageThresholdReached,
     CreditsLow,
+    InvoicePaymentFailed,
     CreditsPurchased,
 )

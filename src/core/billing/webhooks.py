@@ -5,7 +5,7 @@ replay it); every step is idempotent, so a replay or a redelivery changes nothin
 
 from __future__ import annotations
 
-from core.billing.events import CreditsPurchased
+from core.billing.events import CreditsPurchased, InvoicePaymentFailed
 from core.billing.ledger_model import CreditSource
 from core.billing.payments import BillingWebhook, OneOffPayment, ProviderInvoice, WebhookKind
 from core.billing.ports import Invoice, WebhookEventStatus
@@ -29,7 +29,9 @@ class WebhookProcessor:
             sub = await service.apply_state(webhook.subscription, webhook.workspace_id)
             done.append(f"subscription {sub.id} {sub.status.value}")
         if webhook.invoice is not None:
-            stored = await self._invoice(webhook.invoice, webhook.workspace_id)
+            stored = await self._invoice(
+                webhook.invoice, webhook.workspace_id, failed=webhook.payment_failed
+            )
             done.append(stored)
         if webhook.payment is not None:
             done.append(await self._payment(webhook.payment, webhook.workspace_id))
@@ -44,15 +46,38 @@ class WebhookProcessor:
         provider = self._service.provider.name
         return await self._service.stores.customers.workspace_id(provider, customer_id)
 
-    async def _invoice(self, invoice: ProviderInvoice, workspace_hint: str | None) -> str:
+    async def _invoice(
+        self, invoice: ProviderInvoice, workspace_hint: str | None, *, failed: bool
+    ) -> str:
+        service = self._service
         workspace_id = await self._workspace(
             invoice.customer_id, invoice.workspace_id, workspace_hint
         )
         if workspace_id is None:
             return f"invoice {invoice.provider_invoice_id} of an unknown customer, not kept"
-        mirror = Invoice.mirror(workspace_id, self._service.provider.name, invoice)
-        newer = await self._service.stores.invoices.upsert(mirror)
+        mirror = Invoice.mirror(workspace_id, service.provider.name, invoice)
+        newer = await service.stores.invoices.upsert(mirror)
         state = "kept" if newer else "already newer"
+        if failed:
+            # One dunning message per failed attempt: the attempt is this view of the
+            # invoice, recorded once however often its event is replayed.
+            attempt = f"payment_failed:{invoice.provider_invoice_id}:{invoice.provider_version}"
+            period = invoice.period_start or invoice.issued_at
+            now = service.clock.now()
+            if await service.stores.alerts.first(workspace_id, attempt, period, at=now):
+                self._uow.raise_event(
+                    InvoicePaymentFailed(
+                        occurred_at=now,
+                        workspace_id=workspace_id,
+                        provider=service.provider.name,
+                        invoice_id=invoice.provider_invoice_id,
+                        provider_subscription_id=invoice.provider_subscription_id,
+                        amount_due=invoice.amount_due or invoice.total,
+                        currency=invoice.currency,
+                        attempted_at=now,
+                    )
+                )
+                state += ", payment failed"
         return f"invoice {invoice.provider_invoice_id} {invoice.status.value} {state}"
 
     async def _payment(self, payment: OneOffPayment, workspace_hint: str | None) -> str:

@@ -11,7 +11,8 @@
 - ``billing.expire_credits`` (hourly): posts breakage for expired credit grants.
 - ``billing.sandbox_tick`` (every minute, sandbox only): the sandbox renews, charges,
   retries and ends subscriptions as time passes, and redelivers its webhooks.
-- Identity's member events set the seats billed; ``PaymentFailed`` (dunning),
+- Identity's member events set the seats billed; ``InvoicePaymentFailed`` (dunning: one
+  message per failed attempt),
   ``CreditsLow`` and ``UsageThresholdReached`` become notifications to the workspace's
   owners, admins and billing members.
 """
@@ -20,15 +21,15 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from adapters.sql.identity.repositories.users import SqlUserRepository
 from adapters.sql.identity.repositories.workspaces import SqlWorkspaceRepository
-from core.billing import PaymentFailed, SubscriptionStatus
-from core.billing.events import CreditsLow, UsageThresholdReached
+from core.billing import SubscriptionStatus
+from core.billing.events import CreditsLow, InvoicePaymentFailed, UsageThresholdReached
 from core.billing.payments import UsageRecord
 from core.identity import MemberAdded, MemberRemoved, WorkspaceRole
 from core.kernel import TenantContext
@@ -230,17 +231,18 @@ def register_billing_jobs(container: ApplicationContainer) -> None:
             await uow.commit()
         container.billing.access_cache().invalidate(event.workspace_id)
 
-    async def payment_failed(event: PaymentFailed) -> None:
-        grace_end = event.past_due_since + timedelta(days=settings.billing_grace_days)
+    async def payment_failed(event: InvoicePaymentFailed) -> None:
+        since = await _past_due_since(container, event.workspace_id) or event.attempted_at
+        grace_end = since + timedelta(days=settings.billing_grace_days)
         await _notify(
             container,
             event.workspace_id,
             "billing.payment_failed",
             {
-                "amount": await _amount_due(container, event.workspace_id),
+                "amount": format_money(event.amount_due, event.currency),
                 "access_until": f"{grace_end:%Y-%m-%d}",
             },
-            key=f"billing.payment_failed:{event.subscription_id}:{event.occurred_at.isoformat()}",
+            key=f"billing.payment_failed:{event.invoice_id}:{event.attempted_at.isoformat()}",
         )
 
     async def credits_low(event: CreditsLow) -> None:
@@ -279,7 +281,7 @@ def register_billing_jobs(container: ApplicationContainer) -> None:
     registry.register(SANDBOX_TICK, sandbox_tick)
     bus.subscribe(MemberAdded, seats, name="billing.seats_on_member_added")
     bus.subscribe(MemberRemoved, seats, name="billing.seats_on_member_removed")
-    bus.subscribe(PaymentFailed, payment_failed, name="billing.dunning")
+    bus.subscribe(InvoicePaymentFailed, payment_failed, name="billing.dunning")
     bus.subscribe(CreditsLow, credits_low, name="billing.credits_low_notice")
     bus.subscribe(UsageThresholdReached, threshold, name="billing.usage_threshold_notice")
 
@@ -288,16 +290,21 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-async def _amount_due(container: ApplicationContainer, workspace_id: str) -> str:
+def format_money(amount: int, currency: str) -> str:
+    """``4500, "USD"`` -> ``45.00 USD`` (two-decimal currencies; ISO 4217 minor units
+    differ for a few, e.g. JPY: the catalog's amounts are minor units either way)."""
+    zero_decimal = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX"}
+    if currency.upper() in zero_decimal:
+        return f"{amount} {currency.upper()}"
+    return f"{amount / 100:.2f} {currency.upper()}"
+
+
+async def _past_due_since(container: ApplicationContainer, workspace_id: str) -> datetime | None:
     async with container.unit_of_work() as uow:
         sub = await container.billing.stores(uow.session).subscriptions.current(
             TenantContext(workspace_id)
         )
-    if sub is None:
-        return ""
-    price = container.billing.catalog().plan(sub.plan).price(sub.interval, sub.currency)
-    money = price.charge(sub.seats)
-    return f"{money.amount / 100:.2f} {money.currency}"
+    return sub.past_due_since if sub is not None else None
 
 
 async def _notify(

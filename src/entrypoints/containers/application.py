@@ -67,5 +67,8 @@ async def close_container(container: ApplicationContainer) -> None:
     if isinstance(limiter, LimitsRateLimiter):
         await limiter.close()
     settings = container.settings()
+    if settings.payments_provider == "sandbox":
+        await container.billing.sandbox_database().close()
+        container.billing.sandbox_database.reset()  # type: ignore[attr-defined]
     if settings.jobs_backend == "saq" and settings.saq_url:
         await container.workflows.saq_store().close()

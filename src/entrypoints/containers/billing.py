@@ -3,18 +3,23 @@ select, and the use cases on a unit of work."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sql.billing.bundle import SqlBillingStores
 from adapters.sql.billing.ledger import SqlLedgerStore
 from adapters.sql.billing.usage import SqlUsageStore
+from adapters.sql.database import create_engine, create_session_factory, is_sqlite
 from adapters.sql.uow import SqlUnitOfWork
 from core.billing import Catalog, CreditLedger, UsageService, load_catalog
 from core.billing.alerts import Alerts
@@ -42,18 +47,57 @@ def sandbox_webhook_secret(settings: Settings) -> str:
     return "whsec_" + base64.b64encode(key).decode()
 
 
+class SandboxDatabase:
+    """Where the sandbox keeps its state. On PostgreSQL: the app's database (its
+    ``billing_sandbox_*`` tables, migrated with billing), in transactions of its own.
+    On SQLite, which has one writer at a time, the sandbox's transactions would wait
+    for the request's that waits for the sandbox: it keeps its state in a file of its
+    own, ``billing-sandbox.db`` next to the app's, whose tables it creates on first use.
+    """
+
+    def __init__(self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]):
+        self._factory = session_factory
+        self._engine: AsyncEngine | None = None
+        self._ready = asyncio.Lock()
+        self._created = False
+        if is_sqlite(settings.effective_database_url):
+            path = Path(settings.data_dir) / "billing-sandbox.db"
+            self._engine = create_engine(f"sqlite+aiosqlite:///{path}")
+            self._factory = create_session_factory(self._engine)
+
+    @asynccontextmanager
+    async def open_store(self) -> AsyncIterator[Any]:
+        from adapters.sql.billing.sandbox import sql_sandbox_store
+
+        await self._create_tables()
+        async with sql_sandbox_store(self._factory) as store:
+            yield store
+
+    async def _create_tables(self) -> None:
+        if self._engine is None or self._created:
+            return
+        from adapters.sql.billing.tables import metadata
+
+        async with self._ready:
+            if self._created:
+                return
+            tables = [t for t in metadata.sorted_tables if t.name.startswith("billing_sandbox_")]
+            async with self._engine.begin() as connection:
+                await connection.run_sync(lambda sync: metadata.create_all(sync, tables=tables))
+            self._created = True
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+
+
 def _sandbox(
-    *,
-    session_factory: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    ids: IdGenerator,
-    settings: Settings,
+    *, database: SandboxDatabase, clock: Clock, ids: IdGenerator, settings: Settings
 ) -> PaymentProvider:
     from adapters.sandbox import SandboxPaymentProvider
-    from adapters.sql.billing.sandbox import sql_sandbox_store
 
     return SandboxPaymentProvider(
-        open_store=lambda: sql_sandbox_store(session_factory),
+        open_store=database.open_store,
         clock=clock,
         ids=ids,
         webhook_secret=sandbox_webhook_secret(settings),
@@ -174,11 +218,14 @@ class BillingContainer(containers.DeclarativeContainer):
     database = providers.DependenciesContainer()
 
     catalog = providers.Singleton(_catalog, settings=settings)
+    sandbox_database = providers.Singleton(
+        SandboxDatabase, settings=settings, session_factory=database.session_factory
+    )
     payment_provider = providers.Selector(
         settings.provided.payments_provider,
         sandbox=providers.Singleton(
             _sandbox,
-            session_factory=database.session_factory,
+            database=sandbox_database,
             clock=kernel.clock,
             ids=kernel.ids,
             settings=settings,
