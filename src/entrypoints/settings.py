@@ -380,9 +380,28 @@ def check_settings(settings: Settings) -> list[str]:
                 f"{env_name(selector)}={chosen}: no adapter for it in this build yet "
                 f"(available: {', '.join(sorted(available))})"
             )
+    problems.extend(_catalog_problems(settings))
     if settings.is_production:
         problems.extend(_production_problems(settings))
     return problems
+
+
+def _catalog_problems(settings: Settings) -> list[str]:
+    """A plan catalog that does not load stops the start, naming the file and the key."""
+    from core.billing import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(settings.billing_plans_file or None)
+    except (CatalogError, OSError) as error:
+        where = settings.billing_plans_file or "the packaged plans.toml"
+        return [f"{env_name('billing_plans_file')}: {where} is not a valid catalog: {error}"]
+    currency = settings.billing_default_currency.upper()
+    if currency not in catalog.public_currencies():
+        return [
+            f"{env_name('billing_default_currency')}={settings.billing_default_currency}: "
+            f"the catalog prices nothing in it (it has {', '.join(catalog.public_currencies())})"
+        ]
+    return []
 
 
 def _production_problems(settings: Settings) -> list[str]:

@@ -176,3 +176,15 @@ def test_links_default_to_the_served_address() -> None:
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     with pytest.raises(ConfigurationError, match=r"'proxy\.internal' is not an address or network"):
         load_settings({"NINEFOLD_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, env_file=None)
+
+
+def test_a_plan_catalog_that_does_not_load_stops_the_start(tmp_path: Path) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text('version = 1\nfallback = "free"\n')
+    with pytest.raises(ConfigurationError, match="NINEFOLD_BILLING_PLANS_FILE.*plans: missing"):
+        load_settings({"NINEFOLD_BILLING_PLANS_FILE": str(plans)}, env_file=None)
+
+
+def test_a_default_currency_the_catalog_does_not_price_stops_the_start() -> None:
+    with pytest.raises(ConfigurationError, match="prices nothing in it"):
+        load_settings({"NINEFOLD_BILLING_DEFAULT_CURRENCY": "JPY"}, env_file=None)
