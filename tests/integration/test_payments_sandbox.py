@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from adapters.sandbox import SandboxPaymentProvider
 from adapters.sandbox.harness import SandboxHarness
 from adapters.sql.billing.sandbox import sql_sandbox_store
 from adapters.sql.billing.sandbox_tables import sandbox_invoices, sandbox_usage
-from adapters.sql.database import create_engine, create_session_factory, is_sqlite
+from adapters.sql.database import create_engine, create_read_session_factory, is_sqlite
 from contracts.ports.payment_provider import (
     PRO_MONTH,
     SPECS,
@@ -45,12 +46,13 @@ def _provider(container: ApplicationContainer, clock: FixedClock) -> SandboxPaym
 
 def _usage_total(database_url: str, customer_id: str, meter: str) -> int:
     """Read the count from another thread and connection (the harness asks
-    synchronously, from inside the test's event loop)."""
+    synchronously, from inside the test's event loop, which then runs nothing else: a
+    read-only transaction, so as not to wait for a delivery round's write lock)."""
 
     async def read() -> int:
         engine = create_engine(database_url)
         try:
-            async with create_session_factory(engine)() as session:
+            async with create_read_session_factory(engine)() as session:
                 total = await session.scalar(
                     select(func.coalesce(func.sum(sandbox_usage.c.quantity), 0)).where(
                         sandbox_usage.c.customer_id == customer_id,
@@ -67,14 +69,16 @@ def _usage_total(database_url: str, customer_id: str, meter: str) -> int:
 
 class TestSandboxPaymentProvider(PaymentProviderContract):
     @pytest.fixture
-    def payments(
+    async def payments(
         self, container: ApplicationContainer, clock: FixedClock, database_url: str
-    ) -> PaymentHarness:
-        return SandboxHarness(
+    ) -> AsyncIterator[PaymentHarness]:
+        harness = SandboxHarness(
             _provider(container, clock),
             clock,
             lambda customer, meter: _usage_total(database_url, customer, meter),
         )
+        yield harness
+        await harness.settle()
 
 
 async def _subscribed(provider: SandboxPaymentProvider) -> str:

@@ -3,6 +3,7 @@ conformance suite; then the sandbox processor's own behaviour, as the clock move
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,8 +57,10 @@ def _harness() -> SandboxHarness:
 
 class TestInMemoryPaymentProvider(PaymentProviderContract):
     @pytest.fixture
-    def payments(self) -> PaymentHarness:
-        return _harness()
+    async def payments(self) -> AsyncIterator[PaymentHarness]:
+        harness = _harness()
+        yield harness
+        await harness.settle()
 
 
 # --- the processor, as the clock moves --------------------------------------------------
@@ -119,8 +122,13 @@ class World:
     async def invoices(self) -> list[ProviderInvoice]:
         return await self.provider.list_invoices(self.customer)
 
-    def types(self) -> list[str]:
-        return [event.type for event in self.sent]
+    async def events(self) -> list[BillingWebhook]:
+        """Every webhook delivered so far (after the background delivery settled)."""
+        await self.provider.settle()
+        return self.sent
+
+    async def types(self) -> list[str]:
+        return [event.type for event in await self.events()]
 
     async def at(self, instant: datetime) -> TickReport:
         self.clock.set(instant)
@@ -128,8 +136,10 @@ class World:
 
 
 @pytest.fixture
-async def world() -> World:
-    return await World().start()
+async def world() -> AsyncIterator[World]:
+    started = await World().start()
+    yield started
+    await started.provider.settle()
 
 
 async def test_periods_renew_as_the_clock_moves_and_catch_up_after_a_jump(world: World) -> None:
@@ -155,7 +165,7 @@ async def test_periods_renew_as_the_clock_moves_and_catch_up_after_a_jump(world:
         invoices[0].hosted_url
         == f"http://127.0.0.1:8000/billing/sandbox/invoices/{invoices[0].provider_invoice_id}"
     )
-    versions = [e.subscription.provider_version for e in world.sent if e.subscription]
+    versions = [e.subscription.provider_version for e in (await world.events()) if e.subscription]
     assert versions == sorted(versions)
 
 
@@ -180,7 +190,7 @@ async def test_a_declined_renewal_is_retried_after_1_3_and_5_days_then_unpaid(
         assert report.payments_failed == 1
         assert (await world.provider.fetch_subscription(sub_id)).status.value == status
 
-    failed = [e for e in world.sent if e.payment_failed]
+    failed = [e for e in (await world.events()) if e.payment_failed]
     assert len(failed) == 4
     assert {e.invoice.provider_invoice_id for e in failed if e.invoice} == {
         (await world.invoices())[0].provider_invoice_id
@@ -203,7 +213,7 @@ async def test_recovery_pays_the_open_invoice_and_reactivates(world: World) -> N
     assert recovered.past_due_since is None
     paid = (await world.invoices())[0]
     assert (paid.provider_invoice_id, paid.status) == (owed.provider_invoice_id, InvoiceStatus.PAID)
-    assert world.types()[-2:] == ["invoice.paid", "subscription.updated"]
+    assert (await world.types())[-2:] == ["invoice.paid", "subscription.updated"]
 
 
 async def test_a_retry_succeeds_once_the_card_works_again(world: World) -> None:
@@ -229,7 +239,7 @@ async def test_a_cancellation_at_period_end_ends_it_at_that_end(world: World) ->
     assert ended.status is SubscriptionStatus.CANCELED
     assert ended.ended_at == START + PERIOD
     assert len(await world.invoices()) == 1  # no renewal
-    assert world.types()[-1] == "subscription.canceled"
+    assert (await world.types())[-1] == "subscription.canceled"
 
 
 async def test_an_upgrade_is_charged_for_the_rest_of_the_period(world: World) -> None:
@@ -305,7 +315,7 @@ async def test_a_checkout_expires_after_24_hours(world: World) -> None:
 
     report = await world.at(START + timedelta(hours=24))
     assert report.checkouts_expired == 1
-    assert world.types()[-1] == "checkout.expired"
+    assert (await world.types())[-1] == "checkout.expired"
     with pytest.raises(PaymentProviderRejectedError, match="expired"):
         await world.provider.pay(session.id)
     assert await world.provider.decline(session.id) == "http://127.0.0.1:8000/no"
@@ -330,7 +340,7 @@ async def test_a_one_off_purchase_is_invoiced_and_paid(world: World) -> None:
     await world.provider.pay(session.id)
     (invoice,) = await world.invoices()
     assert (invoice.total, invoice.provider_subscription_id) == (2_000, None)
-    payments = [e.payment for e in world.sent if e.payment]
+    payments = [e.payment for e in (await world.events()) if e.payment]
     assert [(p.amount, p.quantity) for p in payments] == [(2_000, 2)]
 
 
@@ -372,6 +382,7 @@ async def test_webhooks_wait_when_the_sink_fails_and_flush_delivers_them_in_orde
     assert [e.type for e in await provider.pending_webhooks()] == ["customer.created"]
     provider.set_webhook_sink(sink)
     await provider.create_customer("ws_b", name="B", email=None, idempotency_key="b")
+    assert await provider.settle() == 0
     pending = await provider.pending_webhooks()
     assert len(pending) == 2  # the sink raised: nothing was marked delivered
 
@@ -393,6 +404,7 @@ async def test_a_sink_that_calls_the_provider_does_not_deliver_again_from_inside
 
     provider.set_webhook_sink(sink)
     await provider.create_customer("ws_a", name="A", email=None, idempotency_key="a")
+    await provider.settle()
     assert len(bodies) == 1
 
 

@@ -22,7 +22,8 @@ from adapters.sandbox.model import (
     SandboxUsage,
     SubscriptionView,
 )
-from adapters.sandbox.processor import RETRY_DAYS, SandboxProcessor, TickReport
+from adapters.sandbox.objects import RETRY_DAYS, TickReport
+from adapters.sandbox.processor import SandboxProcessor
 from adapters.sandbox.provider import OpenStore, SandboxPaymentProvider, WebhookSink
 
 RECORD_KINDS: tuple[type[Record], ...] = (

@@ -1,10 +1,11 @@
 """``SandboxHarness``: the sandbox as the ``PaymentHarness`` of the conformance suite
 (``contracts/ports/payment_provider.py``), for the in-memory fake and the SQL store.
 
-It collects every delivered webhook with its sink, moves the ``FixedClock`` a day
-before a forced renewal or failure (so the new period ends after the old one, as it
-would when time passes), and plays the customer and the back office through the
-provider's own commands.
+It collects every delivered webhook with its sink (each action waits until the
+provider's background delivery has settled), moves the ``FixedClock`` a day before a
+forced renewal or failure (so the new period ends after the old one, as it would when
+time passes), and plays the customer and the back office through the provider's own
+commands. Call ``settle()`` when a test ends, so no delivery outlives it.
 """
 
 from __future__ import annotations
@@ -47,23 +48,31 @@ class SandboxHarness:
     def now(self) -> datetime:
         return self._clock.now()
 
+    async def settle(self) -> None:
+        await self._provider.settle()
+
     async def pay(self, session: CheckoutSession) -> None:
         await self._provider.pay(session.id)
+        await self.settle()
 
     async def decline(self, session: CheckoutSession) -> None:
         await self._provider.decline(session.id)
+        await self.settle()
 
     async def fail_payment(self, provider_subscription_id: str) -> None:
         self._clock.advance(TIME_BEFORE_A_FORCED_CHARGE)
         await self._provider.fail_payment(provider_subscription_id)
+        await self.settle()
 
     async def recover_payment(self, provider_subscription_id: str) -> None:
         await self._provider.recover_payment(provider_subscription_id)
+        await self.settle()
 
     async def renew(self, provider_subscription_id: str) -> None:
         self._clock.advance(TIME_BEFORE_A_FORCED_CHARGE)
         await self._provider.set_card(provider_subscription_id, works=True)
         await self._provider.renew(provider_subscription_id)
+        await self.settle()
 
     def webhooks(self) -> list[Delivery]:
         fresh, self._read = self.delivered[self._read :], len(self.delivered)

@@ -33,20 +33,16 @@ Money: a period costs the price's ``amount`` x the subscription's ``quantity``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
 from adapters.sandbox import wire
 from adapters.sandbox.model import (
     CheckoutStatus,
-    CheckoutView,
-    CustomerView,
     InvoiceLine,
-    InvoiceView,
     SandboxCheckout,
     SandboxCustomer,
     SandboxEvent,
@@ -57,16 +53,34 @@ from adapters.sandbox.model import (
     SandboxStore,
     SandboxSubscription,
     SandboxUsage,
-    SubscriptionView,
+)
+from adapters.sandbox.objects import (
+    CHARGEABLE,
+    CHECKOUT_LIFETIME,
+    FINAL,
+    MAX_STEPS,
+    MAX_TRIAL_DAYS,
+    MAX_USAGE_RECORDS,
+    OWING,
+    RETRY_DAYS,
+    TickReport,
+    capability_id,
+    checkout_data,
+    customer_data,
+    due_at,
+    invoice_line,
+    one_off_payment,
+    provider_invoice,
+    provider_price,
+    rejected,
+    subscription_state,
 )
 from core.billing.catalog import BillingInterval
-from core.billing.errors import PaymentProviderRejectedError
 from core.billing.payments import (
     CheckoutMode,
     CheckoutRequest,
     CheckoutSession,
     InvoiceStatus,
-    OneOffPayment,
     PortalSession,
     PriceSpec,
     ProviderInvoice,
@@ -77,122 +91,7 @@ from core.billing.payments import (
 from core.billing.subscriptions import SubscriptionStatus, add_interval
 from core.kernel import IdGenerator
 
-CHECKOUT_LIFETIME: Final = timedelta(hours=24)
-RETRY_DAYS: Final = (1, 3, 5)  # after the first failure; unpaid when the last one fails
-MAX_USAGE_RECORDS: Final = 1_000
-MAX_TRIAL_DAYS: Final = 730
-_MAX_STEPS: Final = 1_000  # per subscription and tick: years of missed monthly periods
-
 _S = SubscriptionStatus
-FINAL: Final = frozenset({_S.CANCELED, _S.INCOMPLETE_EXPIRED})
-_CHARGEABLE: Final = frozenset({_S.ACTIVE, _S.TRIALING})
-_OWING: Final = frozenset({_S.PAST_DUE, _S.UNPAID})
-
-
-class TickReport(msgspec.Struct, kw_only=True):
-    """What one ``tick`` did."""
-
-    checkouts_expired: int = 0
-    renewed: int = 0
-    payments_failed: int = 0
-    payments_recovered: int = 0
-    became_unpaid: int = 0
-    ended: int = 0
-
-    def summary(self) -> str:
-        fields = msgspec.structs.asdict(self)
-        done = [f"{count} {name.replace('_', ' ')}" for name, count in fields.items() if count]
-        return ", ".join(done) or "nothing due"
-
-
-def rejected(detail: str) -> PaymentProviderRejectedError:
-    return PaymentProviderRejectedError(f"sandbox: {detail}")
-
-
-def capability_id(prefix: str) -> str:
-    """An id that names a page needing no sign-in: 128 random bits."""
-    return f"{prefix}_{secrets.token_hex(16)}"
-
-
-def due_at(sub: SandboxSubscription) -> datetime | None:
-    """When ``tick`` must act on ``sub`` next."""
-    ending = sub.current_period_end if sub.cancel_at_period_end else None
-    if sub.status in _CHARGEABLE:
-        return sub.current_period_end
-    if sub.status is _S.PAST_DUE:
-        moments = [m for m in (sub.next_retry_at, ending) if m is not None]
-        return min(moments) if moments else None
-    if sub.status is _S.UNPAID:
-        return ending
-    return None
-
-
-def subscription_state(sub: SandboxSubscription) -> SubscriptionState:
-    return SubscriptionState(
-        provider_subscription_id=sub.id,
-        customer_id=sub.customer_id,
-        workspace_id=sub.workspace_id,
-        status=sub.status,
-        price_id=sub.price_id,
-        currency=sub.currency,
-        quantity=sub.quantity,
-        current_period_start=sub.current_period_start,
-        current_period_end=sub.current_period_end,
-        trial_end=sub.trial_end,
-        cancel_at_period_end=sub.cancel_at_period_end,
-        canceled_at=sub.canceled_at,
-        ended_at=sub.ended_at,
-        past_due_since=sub.past_due_since,
-        provider_version=sub.version,
-    )
-
-
-def invoice_url(public_url: str, invoice_id: str) -> str:
-    return f"{public_url}/billing/sandbox/invoices/{invoice_id}"
-
-
-def provider_invoice(invoice: SandboxInvoice, public_url: str) -> ProviderInvoice:
-    url = invoice_url(public_url, invoice.id)
-    return ProviderInvoice(
-        provider_invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        workspace_id=invoice.workspace_id,
-        provider_subscription_id=invoice.subscription_id,
-        number=invoice.number,
-        status=invoice.status,
-        currency=invoice.currency,
-        subtotal=invoice.subtotal,
-        total=invoice.total,
-        amount_paid=invoice.amount_paid,
-        amount_due=invoice.amount_due,
-        period_start=invoice.period_start,
-        period_end=invoice.period_end,
-        issued_at=invoice.issued_at,
-        hosted_url=url,
-        pdf_url=url,
-        provider_version=invoice.version,
-    )
-
-
-def one_off_payment(payment: SandboxPayment) -> OneOffPayment:
-    return OneOffPayment(
-        provider_payment_id=payment.id,
-        customer_id=payment.customer_id,
-        workspace_id=payment.workspace_id,
-        price_id=payment.price_id,
-        quantity=payment.quantity,
-        amount=payment.amount,
-        currency=payment.currency,
-        paid_at=payment.paid_at,
-    )
-
-
-def _fraction_left(sub: SandboxSubscription, now: datetime) -> float:
-    length = (sub.current_period_end - sub.current_period_start).total_seconds()
-    if length <= 0:
-        return 0.0
-    left = (sub.current_period_end - now).total_seconds() / length
-    return min(1.0, max(0.0, left))
 
 
 class SandboxProcessor:
@@ -209,7 +108,7 @@ class SandboxProcessor:
 
     # --- helpers ----------------------------------------------------------------------
 
-    async def _emit(self, event_type: str, data: Mapping[str, Any]) -> None:
+    async def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
         event_id = self.ids.new("evt", self.now)
         body = wire.event_body(event_id, event_type, self.now, data)
         await self.store.add(
@@ -234,14 +133,14 @@ class SandboxProcessor:
             raise rejected(f"no such subscription: {sub_id}")
         return sub
 
-    async def _save_subscription(
+    async def save_subscription(
         self, sub: SandboxSubscription, event_type: str = wire.SUBSCRIPTION_UPDATED
     ) -> SandboxSubscription:
         """Save a change of ``sub`` as its next version and announce it."""
         sub = msgspec.structs.replace(sub, version=sub.version + 1)
         sub = msgspec.structs.replace(sub, due_at=due_at(sub))
         await self.store.save(sub)
-        await self._emit(event_type, wire.object_data("subscription", subscription_state(sub)))
+        await self.emit(event_type, wire.object_data("subscription", subscription_state(sub)))
         return sub
 
     async def _once(self, operation: str, key: str, work: Callable[[], Awaitable[str]]) -> str:
@@ -255,7 +154,7 @@ class SandboxProcessor:
         await self.store.add(SandboxRequest(id=request_id, result=result, created_at=self.now))
         return result
 
-    async def _change(
+    async def change(
         self,
         operation: str,
         key: str,
@@ -283,7 +182,7 @@ class SandboxProcessor:
                 if stored is not None and stored.active:
                     synced.append(recorded)
                     continue
-            synced.append(_provider_price(await self._price_for(spec)))
+            synced.append(provider_price(await self._price_for(spec)))
         return synced
 
     async def _price_for(self, spec: PriceSpec) -> SandboxPrice:
@@ -323,7 +222,7 @@ class SandboxProcessor:
                 created_at=self.now,
             )
             await self.store.add(customer)
-            await self._emit(wire.CUSTOMER_CREATED, _customer_data(customer))
+            await self.emit(wire.CUSTOMER_CREATED, customer_data(customer))
             return customer.id
 
         return await self._once("customer", idempotency_key, work)
@@ -335,7 +234,7 @@ class SandboxProcessor:
         if customer.card_works != works:
             customer = msgspec.structs.replace(customer, card_works=works)
             await self.store.save(customer)
-            await self._emit(wire.CUSTOMER_UPDATED, _customer_data(customer))
+            await self.emit(wire.CUSTOMER_UPDATED, customer_data(customer))
         return customer
 
     async def resolve_customer(self, target: str) -> str:
@@ -399,53 +298,23 @@ class SandboxProcessor:
             return checkout.id
 
         checkout_id = await self._once("checkout", request.idempotency_key, work)
-        checkout = await self._checkout(checkout_id)
+        checkout = await self.checkout(checkout_id)
         return CheckoutSession(
             id=checkout.id,
             url=f"{self.public_url}/billing/sandbox/checkout/{checkout.id}",
             expires_at=checkout.expires_at,
         )
 
-    async def _checkout(self, checkout_id: str, *, lock: bool = False) -> SandboxCheckout:
+    async def checkout(self, checkout_id: str, *, lock: bool = False) -> SandboxCheckout:
         checkout = await self.store.get(SandboxCheckout, checkout_id, lock=lock)
         if checkout is None:
             raise rejected(f"no such checkout session: {checkout_id}")
         return checkout
 
-    async def checkout_view(self, checkout_id: str) -> CheckoutView | None:
-        checkout = await self.store.get(SandboxCheckout, checkout_id)
-        if checkout is None:
-            return None
-        price = await self.price(checkout.price_id)
-        customer = await self.customer(checkout.customer_id)
-        status = checkout.status
-        if status is CheckoutStatus.OPEN and checkout.expires_at <= self.now:
-            status = CheckoutStatus.EXPIRED
-        total = price.amount * checkout.quantity
-        return CheckoutView(
-            id=checkout.id,
-            status=status,
-            mode=checkout.mode,
-            product_name=price.name,
-            description=price.description,
-            price_key=price.key,
-            interval=price.interval,
-            unit_amount=price.amount,
-            quantity=checkout.quantity,
-            amount=0 if checkout.trial_days else total,
-            currency=price.currency,
-            trial_days=checkout.trial_days,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            success_url=checkout.success_url,
-            cancel_url=checkout.cancel_url,
-            expires_at=checkout.expires_at,
-        )
-
     async def pay(self, checkout_id: str) -> str:
         """The customer pays with a card that works; answers the success URL. Paying a
         paid session again changes nothing; a declined or expired one is refused."""
-        checkout = await self._expire_if_due(await self._checkout(checkout_id, lock=True))
+        checkout = await self._expire_if_due(await self.checkout(checkout_id, lock=True))
         if checkout.status is CheckoutStatus.PAID:
             return checkout.success_url
         if checkout.status is not CheckoutStatus.OPEN:
@@ -462,18 +331,18 @@ class SandboxProcessor:
             checkout, status=CheckoutStatus.PAID, completed_at=self.now, due_at=None
         )
         await self.store.save(checkout)
-        await self._emit(wire.CHECKOUT_COMPLETED, _checkout_data(checkout))
+        await self.emit(wire.CHECKOUT_COMPLETED, checkout_data(checkout))
         return checkout.success_url
 
     async def decline(self, checkout_id: str) -> str:
         """The card is declined or the customer gives up; answers the cancel URL."""
-        checkout = await self._expire_if_due(await self._checkout(checkout_id, lock=True))
+        checkout = await self._expire_if_due(await self.checkout(checkout_id, lock=True))
         if checkout.status is CheckoutStatus.OPEN:
             checkout = msgspec.structs.replace(
                 checkout, status=CheckoutStatus.DECLINED, completed_at=self.now, due_at=None
             )
             await self.store.save(checkout)
-            await self._emit(wire.CHECKOUT_DECLINED, _checkout_data(checkout))
+            await self.emit(wire.CHECKOUT_DECLINED, checkout_data(checkout))
         elif checkout.status is CheckoutStatus.PAID:
             raise rejected("the checkout session is paid already")
         return checkout.cancel_url
@@ -482,22 +351,22 @@ class SandboxProcessor:
         if checkout.status is CheckoutStatus.OPEN and checkout.expires_at <= self.now:
             checkout = msgspec.structs.replace(checkout, status=CheckoutStatus.EXPIRED, due_at=None)
             await self.store.save(checkout)
-            await self._emit(wire.CHECKOUT_EXPIRED, _checkout_data(checkout))
+            await self.emit(wire.CHECKOUT_EXPIRED, checkout_data(checkout))
             self.report.checkouts_expired += 1
         return checkout
 
     async def _pay_once(self, checkout: SandboxCheckout, price: SandboxPrice) -> SandboxPayment:
         payment_id = self.ids.new("pay", self.now)
-        invoice = await self._new_invoice(
+        invoice = await self.new_invoice(
             customer_id=checkout.customer_id,
             workspace_id=checkout.workspace_id,
             subscription_id=None,
             reason="payment",
             currency=price.currency,
-            lines=[_line(price.name, price.amount, checkout.quantity)],
+            lines=[invoice_line(price.name, price.amount, checkout.quantity)],
             period=None,
         )
-        await self._charge(invoice, self.now)
+        await self.charge(invoice, self.now)
         payment = SandboxPayment(
             id=payment_id,
             customer_id=checkout.customer_id,
@@ -510,7 +379,7 @@ class SandboxProcessor:
             paid_at=self.now,
         )
         await self.store.add(payment)
-        await self._emit(
+        await self.emit(
             wire.PAYMENT_SUCCEEDED, wire.object_data("payment", one_off_payment(payment))
         )
         return payment
@@ -537,25 +406,25 @@ class SandboxProcessor:
         )
         sub = msgspec.structs.replace(sub, due_at=due_at(sub))
         await self.store.add(sub)
-        await self._emit(
+        await self.emit(
             wire.SUBSCRIPTION_CREATED, wire.object_data("subscription", subscription_state(sub))
         )
         if trial_end is None:
-            invoice = await self._new_invoice(
+            invoice = await self.new_invoice(
                 customer_id=sub.customer_id,
                 workspace_id=sub.workspace_id,
                 subscription_id=sub.id,
                 reason="subscription_create",
                 currency=price.currency,
-                lines=[_line(price.name, price.amount, sub.quantity)],
+                lines=[invoice_line(price.name, price.amount, sub.quantity)],
                 period=(sub.current_period_start, sub.current_period_end),
             )
-            await self._charge(invoice, self.now)  # the card works: pay() set it
+            await self.charge(invoice, self.now)  # the card works: pay() set it
         return sub
 
     # --- invoices and charges ---------------------------------------------------------
 
-    async def _new_invoice(
+    async def new_invoice(
         self,
         *,
         customer_id: str,
@@ -589,7 +458,7 @@ class SandboxProcessor:
         await self.store.add(invoice)
         return invoice
 
-    async def _charge(self, invoice: SandboxInvoice, at: datetime) -> bool:
+    async def charge(self, invoice: SandboxInvoice, at: datetime) -> bool:
         """Charge an open invoice to its customer's card: paid (``True``) or failed."""
         customer = await self.customer(invoice.customer_id)
         works = customer.card_works or invoice.amount_due == 0
@@ -605,20 +474,20 @@ class SandboxProcessor:
                 paid_at=at,
             )
         await self.store.save(invoice)
-        await self._emit(
+        await self.emit(
             wire.INVOICE_PAID if works else wire.INVOICE_PAYMENT_FAILED,
             wire.object_data("invoice", provider_invoice(invoice, self.public_url)),
         )
         return works
 
-    async def _open_invoices(self, sub_id: str) -> list[SandboxInvoice]:
+    async def open_invoices(self, sub_id: str) -> list[SandboxInvoice]:
         invoices = await self.store.find(SandboxInvoice, "subscription_id", sub_id)
         return sorted(
             (i for i in invoices if i.status is InvoiceStatus.OPEN),
             key=lambda i: (i.issued_at, i.number),
         )
 
-    def _failed(self, sub: SandboxSubscription, at: datetime) -> SandboxSubscription:
+    def failed(self, sub: SandboxSubscription, at: datetime) -> SandboxSubscription:
         """``sub`` after a failed charge at ``at``: past due, retried on schedule, unpaid
         after the last retry."""
         since = sub.past_due_since or at
@@ -642,7 +511,7 @@ class SandboxProcessor:
         )
 
     @staticmethod
-    def _paid_up(sub: SandboxSubscription) -> SandboxSubscription:
+    def paid_up(sub: SandboxSubscription) -> SandboxSubscription:
         return msgspec.structs.replace(
             sub, status=_S.ACTIVE, past_due_since=None, failed_attempts=0, next_retry_at=None
         )
@@ -653,14 +522,14 @@ class SandboxProcessor:
         """Everything due at ``now``: checkouts expire, periods end (renewed, or ended
         by a scheduled cancellation), trials end, failed charges are retried."""
         for checkout_id in await self.store.due(SandboxCheckout, self.now):
-            await self._expire_if_due(await self._checkout(checkout_id, lock=True))
+            await self._expire_if_due(await self.checkout(checkout_id, lock=True))
         for sub_id in await self.store.due(SandboxSubscription, self.now):
             sub = await self.subscription(sub_id, lock=True)  # re-read: another tick?
             await self._catch_up(sub)
         return self.report
 
     async def _catch_up(self, sub: SandboxSubscription) -> SandboxSubscription:
-        for _ in range(_MAX_STEPS):
+        for _ in range(MAX_STEPS):
             if sub.due_at is None or sub.due_at > self.now:
                 break
             sub = await self._step(sub, sub.due_at)
@@ -671,7 +540,7 @@ class SandboxProcessor:
         period_over = sub.current_period_end <= at
         if sub.status not in FINAL and sub.cancel_at_period_end and period_over:
             self.report.ended += 1
-            return await self._save_subscription(
+            return await self.save_subscription(
                 msgspec.structs.replace(
                     sub,
                     status=_S.CANCELED,
@@ -682,7 +551,7 @@ class SandboxProcessor:
             )
         if sub.status is _S.PAST_DUE and sub.next_retry_at is not None and sub.next_retry_at <= at:
             return await self._retry(sub, at)
-        if sub.status in _CHARGEABLE and period_over:
+        if sub.status in CHARGEABLE and period_over:
             return await self._renew(sub, at)
         # Nothing to do after all: make sure it is not due again at once.
         fixed = msgspec.structs.replace(sub, due_at=due_at(sub))
@@ -697,31 +566,31 @@ class SandboxProcessor:
         assert price.interval is not None
         start = sub.current_period_end
         end = add_interval(start, price.interval)
-        invoice = await self._new_invoice(
+        invoice = await self.new_invoice(
             customer_id=sub.customer_id,
             workspace_id=sub.workspace_id,
             subscription_id=sub.id,
             reason="subscription_create" if sub.status is _S.TRIALING else "subscription_cycle",
             currency=price.currency,
-            lines=[_line(price.name, price.amount, sub.quantity)],
+            lines=[invoice_line(price.name, price.amount, sub.quantity)],
             period=(start, end),
             at=at,
         )
         renewed = msgspec.structs.replace(sub, current_period_start=start, current_period_end=end)
-        if await self._charge(invoice, at):
+        if await self.charge(invoice, at):
             self.report.renewed += 1
-            renewed = self._paid_up(renewed)
+            renewed = self.paid_up(renewed)
         else:
-            renewed = self._failed(renewed, at)
-        return await self._save_subscription(renewed)
+            renewed = self.failed(renewed, at)
+        return await self.save_subscription(renewed)
 
     async def _retry(self, sub: SandboxSubscription, at: datetime) -> SandboxSubscription:
-        owed = await self._open_invoices(sub.id)
+        owed = await self.open_invoices(sub.id)
         for invoice in owed:
-            if not await self._charge(invoice, at):
-                return await self._save_subscription(self._failed(sub, at))
+            if not await self.charge(invoice, at):
+                return await self.save_subscription(self.failed(sub, at))
         self.report.payments_recovered += 1
-        return await self._save_subscription(self._paid_up(sub))
+        return await self.save_subscription(self.paid_up(sub))
 
     # --- back-office commands ---------------------------------------------------------
 
@@ -733,7 +602,7 @@ class SandboxProcessor:
         await self.set_card(sub.customer_id, works=False)
         if sub.cancel_at_period_end:
             raise rejected("the subscription ends at its period's end: no charge to fail")
-        if sub.status in _CHARGEABLE:
+        if sub.status in CHARGEABLE:
             sub = msgspec.structs.replace(sub, current_period_end=self.now)
         elif sub.status is _S.PAST_DUE:
             sub = msgspec.structs.replace(sub, next_retry_at=self.now)
@@ -747,7 +616,7 @@ class SandboxProcessor:
         if sub.status in FINAL:
             raise rejected(f"the subscription is {sub.status.value}")
         await self.set_card(sub.customer_id, works=True)
-        if sub.status in _OWING or await self._open_invoices(sub.id):
+        if sub.status in OWING or await self.open_invoices(sub.id):
             sub = await self._retry(sub, self.now)
         return subscription_state(sub)
 
@@ -755,7 +624,7 @@ class SandboxProcessor:
         """The period (or the trial) ends now and the next one is charged, with the card
         as it is."""
         sub = await self.subscription(await self.resolve_subscription(target), lock=True)
-        if sub.status not in _CHARGEABLE:
+        if sub.status not in CHARGEABLE:
             raise rejected(f"the subscription is {sub.status.value}: it cannot renew now")
         if sub.cancel_at_period_end:
             raise rejected("the subscription ends at its period's end: resume it first")
@@ -766,127 +635,6 @@ class SandboxProcessor:
 
     async def fetch_subscription(self, sub_id: str) -> SubscriptionState:
         return subscription_state(await self.subscription(sub_id))
-
-    async def change_plan(
-        self, sub_id: str, price: ProviderPrice, *, quantity: int, prorate: bool, key: str
-    ) -> SubscriptionState:
-        async def change(sub: SandboxSubscription) -> SandboxSubscription:
-            if sub.status not in _CHARGEABLE:
-                raise rejected(f"cannot change the plan of a {sub.status.value} subscription")
-            if quantity < 1:
-                raise rejected("the quantity must be at least 1")
-            new = await self.price(price.provider_price_id)
-            old = await self.price(sub.price_id)
-            if not new.active or new.interval is None or new.currency != sub.currency:
-                raise rejected(f"the price {new.id} cannot replace {old.id}")
-            changed = msgspec.structs.replace(sub, price_id=new.id, quantity=quantity)
-            if prorate and sub.status is _S.ACTIVE:
-                changed = await self._prorate(sub, changed, old, new)
-            return await self._save_subscription(changed)
-
-        return await self._change("change_plan", key, sub_id, change)
-
-    async def set_quantity(self, sub_id: str, quantity: int, *, key: str) -> SubscriptionState:
-        async def change(sub: SandboxSubscription) -> SandboxSubscription:
-            if sub.status in FINAL:
-                raise rejected(f"the subscription is {sub.status.value}")
-            if quantity < 1:
-                raise rejected("the quantity must be at least 1")
-            if quantity == sub.quantity:
-                return sub
-            changed = msgspec.structs.replace(sub, quantity=quantity)
-            if sub.status is _S.ACTIVE:
-                price = await self.price(sub.price_id)
-                changed = await self._prorate(sub, changed, price, price)
-            return await self._save_subscription(changed)
-
-        return await self._change("set_quantity", key, sub_id, change)
-
-    async def _prorate(
-        self,
-        before: SandboxSubscription,
-        after: SandboxSubscription,
-        old: SandboxPrice,
-        new: SandboxPrice,
-    ) -> SandboxSubscription:
-        """Charge an increase now (see the module's docstring); ``after`` as it ends."""
-        assert new.interval is not None
-        old_total, new_total = old.amount * before.quantity, new.amount * after.quantity
-        left = _fraction_left(before, self.now)
-        if new.interval != old.interval:
-            after = msgspec.structs.replace(
-                after,
-                current_period_start=self.now,
-                current_period_end=add_interval(self.now, new.interval),
-            )
-            amount = new_total - round(old_total * left)
-            description = f"{new.name} x {after.quantity}, less unused time on {old.name}"
-        else:
-            amount = round((new_total - old_total) * left)
-            description = (
-                f"{new.name} x {after.quantity} (was {old.name} x {before.quantity}), "
-                f"{left:.0%} of the period left"
-            )
-        if amount <= 0:
-            return after
-        invoice = await self._new_invoice(
-            customer_id=after.customer_id,
-            workspace_id=after.workspace_id,
-            subscription_id=after.id,
-            reason="subscription_update",
-            currency=after.currency,
-            lines=[
-                InvoiceLine(description=description, quantity=1, unit_amount=amount, amount=amount)
-            ],
-            period=(self.now, after.current_period_end),
-        )
-        if await self._charge(invoice, self.now):
-            return after
-        return self._failed(after, self.now)
-
-    async def cancel(self, sub_id: str, *, at_period_end: bool, key: str) -> SubscriptionState:
-        async def change(sub: SandboxSubscription) -> SandboxSubscription:
-            if sub.status in FINAL:
-                raise rejected(f"the subscription is {sub.status.value} already")
-            if at_period_end:
-                if sub.cancel_at_period_end:
-                    return sub
-                return await self._save_subscription(
-                    msgspec.structs.replace(sub, cancel_at_period_end=True, canceled_at=self.now)
-                )
-            for invoice in await self._open_invoices(sub.id):
-                voided = msgspec.structs.replace(
-                    invoice, status=InvoiceStatus.VOID, amount_due=0, version=invoice.version + 1
-                )
-                await self.store.save(voided)
-                await self._emit(
-                    wire.INVOICE_VOIDED,
-                    wire.object_data("invoice", provider_invoice(voided, self.public_url)),
-                )
-            return await self._save_subscription(
-                msgspec.structs.replace(
-                    sub,
-                    status=_S.CANCELED,
-                    canceled_at=self.now,
-                    ended_at=self.now,
-                    next_retry_at=None,
-                ),
-                wire.SUBSCRIPTION_CANCELED,
-            )
-
-        return await self._change("cancel", key, sub_id, change)
-
-    async def resume(self, sub_id: str, *, key: str) -> SubscriptionState:
-        async def change(sub: SandboxSubscription) -> SandboxSubscription:
-            if sub.status in FINAL:
-                raise rejected(f"the subscription is {sub.status.value}")
-            if not sub.cancel_at_period_end:
-                return sub
-            return await self._save_subscription(
-                msgspec.structs.replace(sub, cancel_at_period_end=False, canceled_at=None)
-            )
-
-        return await self._change("resume", key, sub_id, change)
 
     # --- usage and invoices -----------------------------------------------------------
 
@@ -924,139 +672,15 @@ class SandboxProcessor:
             totals[usage.meter] = totals.get(usage.meter, 0) + usage.quantity
         return totals
 
-    async def _invoices(self, customer_id: str) -> list[SandboxInvoice]:
+    async def invoices_of(self, customer_id: str) -> list[SandboxInvoice]:
         invoices = await self.store.find(SandboxInvoice, "customer_id", customer_id)
         return sorted(invoices, key=lambda i: (i.issued_at, i.number), reverse=True)
 
     async def list_invoices(self, customer_id: str, *, limit: int) -> list[ProviderInvoice]:
         await self.customer(customer_id)
-        invoices = (await self._invoices(customer_id))[: max(0, limit)]
+        invoices = (await self.invoices_of(customer_id))[: max(0, limit)]
         return [provider_invoice(invoice, self.public_url) for invoice in invoices]
 
     async def portal(self, customer_id: str) -> PortalSession:
         await self.customer(customer_id)
         return PortalSession(url=f"{self.public_url}/billing/sandbox/portal/{customer_id}")
-
-    # --- views ----------------------------------------------------------------------------
-
-    async def invoice_view(self, invoice_id: str) -> InvoiceView | None:
-        invoice = await self.store.get(SandboxInvoice, invoice_id)
-        if invoice is None:
-            return None
-        customer = await self.customer(invoice.customer_id)
-        return self._invoice_view(invoice, customer)
-
-    def _invoice_view(self, invoice: SandboxInvoice, customer: SandboxCustomer) -> InvoiceView:
-        return InvoiceView(
-            id=invoice.id,
-            number=invoice.number,
-            status=invoice.status,
-            reason=invoice.reason,
-            customer_id=customer.id,
-            customer_name=customer.name,
-            workspace_id=invoice.workspace_id,
-            subscription_id=invoice.subscription_id,
-            currency=invoice.currency,
-            lines=invoice.lines,
-            subtotal=invoice.subtotal,
-            total=invoice.total,
-            amount_paid=invoice.amount_paid,
-            amount_due=invoice.amount_due,
-            period_start=invoice.period_start,
-            period_end=invoice.period_end,
-            issued_at=invoice.issued_at,
-            paid_at=invoice.paid_at,
-            attempts=invoice.attempts,
-            url=invoice_url(self.public_url, invoice.id),
-        )
-
-    async def customer_view(self, target: str) -> CustomerView | None:
-        """A customer (by customer, workspace or subscription id) with its
-        subscriptions, invoices and usage; ``None`` when there is none."""
-        try:
-            customer = await self.customer(await self.resolve_customer(target))
-        except PaymentProviderRejectedError:
-            return None
-        subs = await self.store.find(SandboxSubscription, "customer_id", customer.id)
-        views = []
-        for sub in sorted(subs, key=lambda s: (s.created_at, s.id), reverse=True):
-            price = await self.price(sub.price_id)
-            views.append(
-                SubscriptionView(
-                    id=sub.id,
-                    status=sub.status,
-                    product_name=price.name,
-                    price_key=price.key,
-                    quantity=sub.quantity,
-                    amount=price.amount * sub.quantity,
-                    currency=sub.currency,
-                    interval=price.interval,
-                    current_period_start=sub.current_period_start,
-                    current_period_end=sub.current_period_end,
-                    trial_end=sub.trial_end,
-                    cancel_at_period_end=sub.cancel_at_period_end,
-                    past_due_since=sub.past_due_since,
-                    failed_attempts=sub.failed_attempts,
-                    next_retry_at=sub.next_retry_at,
-                    ended_at=sub.ended_at,
-                    version=sub.version,
-                )
-            )
-        invoices = [self._invoice_view(i, customer) for i in await self._invoices(customer.id)]
-        return CustomerView(
-            id=customer.id,
-            workspace_id=customer.workspace_id,
-            name=customer.name,
-            email=customer.email,
-            card_works=customer.card_works,
-            subscriptions=views,
-            invoices=invoices,
-            usage=await self.usage_totals(customer.id),
-            portal_url=f"{self.public_url}/billing/sandbox/portal/{customer.id}",
-        )
-
-
-def _provider_price(price: SandboxPrice) -> ProviderPrice:
-    return ProviderPrice(
-        provider=wire.PROVIDER,
-        key=price.key,
-        provider_product_id=price.product_id,
-        provider_price_id=price.id,
-        fingerprint=price.fingerprint,
-    )
-
-
-def _line(name: str, unit_amount: int, quantity: int) -> InvoiceLine:
-    return InvoiceLine(
-        description=f"{name} x {quantity}" if quantity != 1 else name,
-        quantity=quantity,
-        unit_amount=unit_amount,
-        amount=unit_amount * quantity,
-    )
-
-
-def _customer_data(customer: SandboxCustomer) -> dict[str, Any]:
-    return {
-        "object": "customer",
-        "id": customer.id,
-        "workspace_id": customer.workspace_id,
-        "name": customer.name,
-        "email": customer.email,
-        "card_works": customer.card_works,
-    }
-
-
-def _checkout_data(checkout: SandboxCheckout) -> dict[str, Any]:
-    return {
-        "object": "checkout",
-        "id": checkout.id,
-        "status": checkout.status.value,
-        "mode": checkout.mode,
-        "customer_id": checkout.customer_id,
-        "workspace_id": checkout.workspace_id,
-        "price_id": checkout.price_id,
-        "quantity": checkout.quantity,
-        "subscription_id": checkout.subscription_id,
-        "payment_id": checkout.payment_id,
-        "metadata": checkout.metadata,
-    }

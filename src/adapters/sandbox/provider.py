@@ -5,15 +5,16 @@ a ``SandboxStore`` that commits when the block ends and rolls back when it raise
 the sandbox's state is its own, like a real provider's, whatever happens to the
 caller's transaction. The processor's logic is in ``processor.py``.
 
-Webhooks: after each call commits, the events it produced are delivered, oldest first,
-to the sink set with ``set_webhook_sink`` (``async (headers, body) -> None``; the
+Webhooks: after each call commits, the events it produced are delivered in the
+background (as a real provider's arrive after its answer: the caller's transaction may
+still be open, and on SQLite the ingestion's would wait for it), oldest first, to the
+sink set with ``set_webhook_sink`` (``async (headers, body) -> None``; the
 application hands them to ``/webhooks/billing/sandbox``'s ingestion), each signed when
 it is sent (``wire``: Standard Webhooks with ``webhook_secret``). An event is marked
 delivered only when the sink returned; the first one that raises stops the round, and
 it and those after it wait for the next call or ``flush_webhooks()``. Without a sink they
-wait (``pending_webhooks()`` lists them). One process delivers one round at a time: a
-call made by the sink itself (ingestion fetching a subscription) does not deliver again
-from inside the delivery.
+wait (``pending_webhooks()`` lists them). One process delivers one round at a time;
+``settle()`` waits for the rounds under way and delivers what is left (tests, the CLI).
 
 Back office (the checkout page, the portal, the invoice page, ``ninefold billing
 sandbox``, tests): ``checkout_view``, ``pay``, ``decline``, ``tick``, ``set_card``,
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Final, TypeVar
 
-from adapters.sandbox import wire
+from adapters.sandbox import changes, views, wire
 from adapters.sandbox.model import (
     CheckoutView,
     CustomerView,
@@ -39,7 +40,8 @@ from adapters.sandbox.model import (
     SandboxEvent,
     SandboxStore,
 )
-from adapters.sandbox.processor import SandboxProcessor, TickReport
+from adapters.sandbox.objects import TickReport
+from adapters.sandbox.processor import SandboxProcessor
 from core.billing.errors import PaymentProviderRejectedError, PaymentProviderUnavailableError
 from core.billing.payments import (
     BillingWebhook,
@@ -85,6 +87,7 @@ class SandboxPaymentProvider:
         self._sink: WebhookSink | None = None
         self._failing: int | None = None
         self._delivering = asyncio.Lock()
+        self._rounds: set[asyncio.Task[int]] = set()
 
     @property
     def name(self) -> str:
@@ -107,7 +110,10 @@ class SandboxPaymentProvider:
                     store, now=self._clock.now(), ids=self._ids, public_url=self._public_url
                 )
             )
-        await self.flush_webhooks()
+        if self._sink is not None:
+            round_ = asyncio.get_running_loop().create_task(self.flush_webhooks())
+            self._rounds.add(round_)
+            round_.add_done_callback(self._rounds.discard)
         return result
 
     def fail_next(self, status: int) -> None:
@@ -136,10 +142,17 @@ class SandboxPaymentProvider:
         async with self._open_store() as store:
             return await store.undelivered(1_000)
 
+    async def settle(self) -> int:
+        """Wait for the delivery rounds under way, then deliver what is left."""
+        while self._rounds:
+            await asyncio.gather(*self._rounds, return_exceptions=True)
+        return await self.flush_webhooks()
+
     async def flush_webhooks(self) -> int:
-        """Deliver the waiting events to the sink; how many it took."""
+        """Deliver the waiting events to the sink (after the round under way, if any);
+        how many it took."""
         sink = self._sink
-        if sink is None or self._delivering.locked():
+        if sink is None:
             return 0
         delivered = 0
         async with self._delivering:
@@ -206,7 +219,8 @@ class SandboxPaymentProvider:
         idempotency_key: str,
     ) -> SubscriptionState:
         return await self._run(
-            lambda p: p.change_plan(
+            lambda p: changes.change_plan(
+                p,
                 provider_subscription_id,
                 price,
                 quantity=quantity,
@@ -219,21 +233,25 @@ class SandboxPaymentProvider:
         self, provider_subscription_id: str, *, at_period_end: bool, idempotency_key: str
     ) -> SubscriptionState:
         return await self._run(
-            lambda p: p.cancel(
-                provider_subscription_id, at_period_end=at_period_end, key=idempotency_key
+            lambda p: changes.cancel(
+                p, provider_subscription_id, at_period_end=at_period_end, key=idempotency_key
             )
         )
 
     async def resume(
         self, provider_subscription_id: str, *, idempotency_key: str
     ) -> SubscriptionState:
-        return await self._run(lambda p: p.resume(provider_subscription_id, key=idempotency_key))
+        return await self._run(
+            lambda p: changes.resume(p, provider_subscription_id, key=idempotency_key)
+        )
 
     async def set_quantity(
         self, provider_subscription_id: str, quantity: int, *, idempotency_key: str
     ) -> SubscriptionState:
         return await self._run(
-            lambda p: p.set_quantity(provider_subscription_id, quantity, key=idempotency_key)
+            lambda p: changes.set_quantity(
+                p, provider_subscription_id, quantity, key=idempotency_key
+            )
         )
 
     async def report_usage(self, records: Sequence[UsageRecord]) -> None:
@@ -246,7 +264,7 @@ class SandboxPaymentProvider:
 
     async def checkout_view(self, session_id: str) -> CheckoutView | None:
         """What the checkout page shows; ``None`` for an unknown session."""
-        return await self._run(lambda p: p.checkout_view(session_id), api=False)
+        return await self._run(lambda p: views.checkout_view(p, session_id), api=False)
 
     async def pay(self, session_id: str) -> str:
         """The customer pays with a card that works; the URL to send them to."""
@@ -278,12 +296,12 @@ class SandboxPaymentProvider:
         return await self._run(lambda p: p.renew(target), api=False)
 
     async def invoice_view(self, invoice_id: str) -> InvoiceView | None:
-        return await self._run(lambda p: p.invoice_view(invoice_id), api=False)
+        return await self._run(lambda p: views.invoice_view(p, invoice_id), api=False)
 
     async def customer_view(self, target: str) -> CustomerView | None:
         """A customer (by customer, workspace or subscription id) with its
         subscriptions, invoices and usage; ``None`` when there is none."""
-        return await self._run(lambda p: p.customer_view(target), api=False)
+        return await self._run(lambda p: views.customer_view(p, target), api=False)
 
     async def usage_total(self, customer_id: str, meter: str) -> int:
         totals = await self._run(lambda p: p.usage_totals(customer_id), api=False)
