@@ -21,10 +21,8 @@ from core.billing.catalog import (
     Price,
     Product,
     ProductPrice,
-    default_catalog_path,
-    load_catalog,
-    parse_catalog,
 )
+from core.billing.catalog_file import default_catalog_path, load_catalog, parse_catalog
 from core.billing.errors import (
     InsufficientCreditsError,
     InvalidCreditRequestError,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
 
-from core.billing.access import Access, AccessState, access
-from core.billing.alerts import Alerts, low_credits_threshold
-from core.billing.catalog import BillingInterval, Catalog, Plan
+from core.billing.access import Access, access
+from core.billing.catalog import BillingInterval, Catalog
+from core.billing.credits import PlanCredits
 from core.billing.errors import (
     InvalidSubscriptionChangeError,
     NoSubscriptionError,
@@ -31,91 +30,18 @@ from core.billing.payments import (
     CheckoutSession,
     PaymentProvider,
     PortalSession,
-    PriceSpec,
     ProviderPrice,
     SubscriptionState,
     plan_price_key,
     product_price_key,
 )
-from core.billing.periods import Period, calendar_month, credit_window
 from core.billing.ports import (
-    AlertLog,
-    CustomerStore,
-    InvoiceStore,
-    PriceStore,
-    SubscriptionStore,
-    UsageReportLog,
-    WebhookEventStore,
+    BillingStores,
 )
+from core.billing.prices import price_specs, read_price_key
 from core.billing.reconciliation import ProviderSubscription, apply_provider_state
 from core.billing.subscriptions import Subscription, is_downgrade
 from core.kernel import Clock, IdGenerator, TenantContext, UnitOfWork
-
-FALLBACK_ALLOCATION = "fallback"  # the "subscription id" of fallback-plan allocations
-ALL = 2**62  # a rollover cap of "every credit"
-
-
-class BillingStores(Protocol):
-    """Billing's stores in one unit of work."""
-
-    @property
-    def subscriptions(self) -> SubscriptionStore: ...
-    @property
-    def customers(self) -> CustomerStore: ...
-    @property
-    def prices(self) -> PriceStore: ...
-    @property
-    def invoices(self) -> InvoiceStore: ...
-    @property
-    def webhook_events(self) -> WebhookEventStore: ...
-    @property
-    def alerts(self) -> AlertLog: ...
-    @property
-    def usage_reports(self) -> UsageReportLog: ...
-
-
-def price_specs(catalog: Catalog) -> list[PriceSpec]:
-    """Every price of the catalog as the provider must know it."""
-    specs: list[PriceSpec] = []
-    for plan in catalog.plans:
-        for price in plan.prices:
-            fingerprint = f"{price.amount}:{price.currency}:{price.interval}:{price.per_seat}"
-            specs.append(
-                PriceSpec(
-                    key=plan_price_key(plan.key, price.interval, price.currency),
-                    name=plan.name,
-                    description=plan.description,
-                    amount=price.amount,
-                    currency=price.currency,
-                    interval=price.interval,
-                    per_seat=price.per_seat,
-                    fingerprint=fingerprint,
-                )
-            )
-    for product in catalog.products:
-        for item in product.prices:
-            specs.append(
-                PriceSpec(
-                    key=product_price_key(product.key, item.currency),
-                    name=product.name,
-                    description=product.description,
-                    amount=item.amount,
-                    currency=item.currency,
-                    fingerprint=f"{item.amount}:{item.currency}",
-                )
-            )
-    return specs
-
-
-def read_price_key(key: str) -> tuple[str, str, BillingInterval | None, str]:
-    """``plan:pro:month:USD`` -> ("plan", "pro", month, "USD");
-    ``product:credits_1000:USD`` -> ("product", "credits_1000", None, "USD")."""
-    parts = key.split(":")
-    if len(parts) == 4 and parts[0] == "plan":
-        return "plan", parts[1], BillingInterval(parts[2]), parts[3]
-    if len(parts) == 3 and parts[0] == "product":
-        return "product", parts[1], None, parts[2]
-    raise ValueError(f"not a price key: {key!r}")
 
 
 class BillingService:
@@ -143,6 +69,15 @@ class BillingService:
         self._ids = ids
         self.grace_days = grace_days
         self._default_currency = default_currency.upper()
+        self.plan_credits = PlanCredits(
+            catalog=catalog,
+            ledger=ledger,
+            subscriptions=stores.subscriptions,
+            alerts=stores.alerts,
+            uow=uow,
+            clock=clock,
+            grace_days=grace_days,
+        )
 
     # Reads
 
@@ -465,7 +400,7 @@ class BillingService:
         await self.after_change(saved, events, now)
         return saved
 
-    # What follows a change: credits
+    # What follows a change: credits (core.billing.credits)
 
     async def after_change(
         self, sub: Subscription, events: Sequence[SubscriptionEvent], now: datetime
@@ -473,86 +408,17 @@ class BillingService:
         """Allocate the plan's credits for the current window (prorated: an upgrade late
         in a period grants only what is left of the difference), and roll the previous
         window's unused credits over when a period renewed."""
-        if not events:
-            return
-        tenant = TenantContext(sub.workspace_id)
-        await self.allocate_credits(tenant, sub, now)
-
-    async def allocate_credits(
-        self, tenant: TenantContext, sub: Subscription | None, now: datetime
-    ) -> None:
-        """The credits of the plan in effect for the window holding ``now``; rolls the
-        previous window over first. Idempotent."""
-        granted = self.access_of(sub, now)
-        plan = self.catalog.plan(granted.plan)
-        if plan.credits is None:
-            return
-        window, owner = self.credit_window(sub, granted, plan, now)
-        cap = plan.credits.rollover_cap
-        if cap != 0:  # None: every unused credit rolls over
-            await self.ledger.rollover(
-                tenant, window.start, ALL if cap is None else cap, expires_at=window.end, at=now
-            )
-        await self.ledger.allocate(
-            tenant,
-            subscription_id=owner,
-            amount=plan.credits.amount,
-            period_start=window.start,
-            period_end=window.end,
-            at=now,
-        )
+        if events:
+            await self.plan_credits.allocate(TenantContext(sub.workspace_id), sub, now)
 
     async def credits(self, tenant: TenantContext) -> tuple[CreditBalance, list[GrantBalance]]:
-        """The balance and grants, after allocating the current window's credits if
-        that has not happened yet (allocation is lazy and idempotent)."""
-        now = self.clock.now()
-        sub = await self.subscription(tenant)
-        await self.allocate_credits(tenant, sub, now)
-        balance = await self.ledger.balance(tenant)
-        await self._check_low(tenant, sub, balance, now)
-        return balance, list(await self.ledger.grants(tenant))
+        """The balance and grants, the current window's allocation made first."""
+        return await self.plan_credits.balance(tenant)
 
     async def consume_credits(
         self, tenant: TenantContext, amount: int, *, key: str
     ) -> LedgerTransaction:
         """Spend ``amount`` credits (all or nothing; ``InsufficientCreditsError`` past
-        the balance and the plan's overdraft). ``key`` makes it idempotent. The public
+        the balance and the plan's overdraft); ``key`` makes it idempotent. The public
         API other systems spend credits through."""
-        now = self.clock.now()
-        sub = await self.subscription(tenant)
-        await self.allocate_credits(tenant, sub, now)
-        plan = self.catalog.plan(self.access_of(sub, now).plan)
-        overdraft = plan.credits.overdraft if plan.credits is not None else 0
-        posted = await self.ledger.consume(tenant, amount, key, now, overdraft_limit=overdraft)
-        await self._check_low(tenant, sub, await self.ledger.balance(tenant), now)
-        return posted
-
-    async def _check_low(
-        self, tenant: TenantContext, sub: Subscription | None, balance: CreditBalance, now: datetime
-    ) -> None:
-        granted = self.access_of(sub, now)
-        plan = self.catalog.plan(granted.plan)
-        if plan.credits is None:
-            return
-        window, _owner = self.credit_window(sub, granted, plan, now)
-        await Alerts(self.stores.alerts, self.uow, self.clock).credits(
-            tenant,
-            balance=balance.available - balance.overdraft,
-            threshold=low_credits_threshold(plan.credits.amount),
-            window_start=window.start,
-        )
-
-    def credit_window(
-        self, sub: Subscription | None, granted: Access, plan: Plan, now: datetime
-    ) -> tuple[Period, str]:
-        """The allocation window holding ``now`` and whose allocation it is."""
-        if (
-            sub is not None
-            and granted.state is not AccessState.FALLBACK
-            and sub.current_period_start is not None
-            and sub.current_period_end is not None
-            and sub.current_period_start <= now < sub.current_period_end
-        ):
-            billing = Period(sub.current_period_start, sub.current_period_end)
-            return credit_window(plan, billing, now), sub.id
-        return calendar_month(now), FALLBACK_ALLOCATION
+        return await self.plan_credits.consume(tenant, amount, key=key)

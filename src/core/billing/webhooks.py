@@ -9,7 +9,8 @@ from core.billing.events import CreditsPurchased, InvoicePaymentFailed
 from core.billing.ledger_model import CreditSource
 from core.billing.payments import BillingWebhook, OneOffPayment, ProviderInvoice, WebhookKind
 from core.billing.ports import Invoice, WebhookEventStatus
-from core.billing.service import BillingService, read_price_key
+from core.billing.prices import read_price_key
+from core.billing.service import BillingService
 from core.kernel import TenantContext, UnitOfWork
 
 
