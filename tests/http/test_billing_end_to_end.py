@@ -30,10 +30,9 @@ async def _entitlements(client: httpx.AsyncClient, ws: str, headers: dict[str, s
 
 
 async def _subscription(client: httpx.AsyncClient, ws: str, headers: dict[str, str]) -> Any:
-    found = await _json(
+    return await _json(
         await client.get(f"/api/v1/workspaces/{ws}/billing/subscription", headers=headers)
     )
-    return found
 
 
 async def _signed_in_again(client: httpx.AsyncClient, who: Person) -> dict[str, str]:
