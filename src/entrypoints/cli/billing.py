@@ -15,8 +15,9 @@ office, on the app's database:
 
 ``TARGET`` is a workspace id (``ws_…``: its live subscription, or its customer), a
 subscription id (``sub_…``) or, for ``card`` and ``show``, a customer id (``cus_…``).
-The sandbox's webhooks wait in its table until the app (its sink) takes them: the app
-delivers them on its next sandbox call or tick. Errors exit 1 with one line; the
+The sandbox's webhooks go through billing's ingestion before the command ends (stored,
+and queued for the worker that applies them); one that could not be taken waits in the
+sandbox's table for the next tick. Errors exit 1 with one line; the
 commands refuse with exit 1 when another payment provider is selected.
 
 To add a command group: write ``_add_<group>_parser(billing_sub)`` and call it from
@@ -181,11 +182,17 @@ SANDBOX_COMMANDS: dict[str, SandboxCommand] = {
 
 async def _with_sandbox(args: argparse.Namespace, container: ApplicationContainer) -> int:
     from adapters.sandbox import SandboxPaymentProvider
+    from entrypoints.billing.ingest import connect_sandbox
 
     provider = container.billing.payment_provider()
     if not isinstance(provider, SandboxPaymentProvider):  # settings checked first
         raise TypeError("the sandbox is not the payment provider")
-    return await SANDBOX_COMMANDS[args.sandbox_command](args, provider)
+    connect_sandbox(container)
+    code = await SANDBOX_COMMANDS[args.sandbox_command](args, provider)
+    delivered = await provider.settle()
+    if delivered:
+        print(f"{delivered} webhook(s) delivered to billing; the worker applies them")
+    return code
 
 
 def cmd_billing_sandbox(args: argparse.Namespace) -> int:
@@ -250,10 +257,14 @@ def _add_sandbox_parser(billing_sub: Any) -> None:
 
 def add_billing_parser(sub: Any) -> None:
     """``ninefold billing …``; each group adds its parser to ``billing_sub``."""
+    from entrypoints.cli.billing_ops import add_events_parser, add_sync_parser
+
     billing = sub.add_parser(
         "billing",
-        help="billing: the sandbox payment processor",
+        help="billing: sync prices to the provider, webhook events, the sandbox",
         description="Billing from the command line.",
     )
     billing_sub = billing.add_subparsers(dest="billing_command", required=True, metavar="GROUP")
+    add_sync_parser(billing_sub)
+    add_events_parser(billing_sub)
     _add_sandbox_parser(billing_sub)
