@@ -23,6 +23,12 @@ from core.billing.catalog import (
     ProductPrice,
 )
 from core.billing.catalog_file import default_catalog_path, load_catalog, parse_catalog
+from core.billing.entitlements import (
+    AccessCache,
+    Entitlements,
+    EntitlementService,
+    MeterEntitlement,
+)
 from core.billing.errors import (
     InsufficientCreditsError,
     InvalidCreditRequestError,
@@ -90,6 +96,7 @@ from core.billing.ledger_model import (
     prorated_allocation,
 )
 from core.billing.reconciliation import ProviderSubscription, apply_provider_state
+from core.billing.service import BillingService
 from core.billing.subscriptions import (
     FINAL_STATUSES,
     SUBSCRIPTION_TRANSITIONS,
@@ -123,10 +130,12 @@ __all__ = [
     "OVERDRAFT",
     "SUBSCRIPTION_TRANSITIONS",
     "Access",
+    "AccessCache",
     "AccessReason",
     "AccessState",
     "Aggregation",
     "BillingInterval",
+    "BillingService",
     "Catalog",
     "CatalogError",
     "CreditAllocation",
@@ -137,6 +146,8 @@ __all__ = [
     "CreditSource",
     "CreditsLow",
     "CreditsPurchased",
+    "EntitlementService",
+    "Entitlements",
     "Entry",
     "EventResult",
     "EventStatus",
@@ -155,6 +166,7 @@ __all__ = [
     "LedgerVerification",
     "LimitsFor",
     "Meter",
+    "MeterEntitlement",
     "MeterLimits",
     "MeterSpec",
     "NewUsageEvent",
