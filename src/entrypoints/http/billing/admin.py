@@ -18,12 +18,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
 
+from adapters.sql.identity.repositories.workspaces import SqlWorkspaceRepository
 from adapters.sql.uow import SqlUnitOfWork
 from core.billing import CreditSource, SubscriptionStatus
 from core.billing.ports import WebhookEventStatus
 from core.billing.service import BillingService
-from core.identity import Principal, StaffPermission
-from core.kernel import TenantContext
+from core.identity import Principal, StaffPermission, WorkspaceNotFoundError
+from core.kernel import TenantContext, ValidationError
 from entrypoints.billing.ingest import WebhookEventNotFoundError, replay_event
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.billing.schemas import (
@@ -131,9 +132,12 @@ class BillingAdminController(Controller):
         if cursor:
             at, _, event_id = cursor.partition("|")
             try:
-                before = (datetime.fromisoformat(at), event_id)
+                received_at = datetime.fromisoformat(at)
             except ValueError:
-                before = None
+                received_at = None
+            if received_at is None or received_at.tzinfo is None or not event_id:
+                raise ValidationError("not a next_cursor this route answered", field="cursor")
+            before = (received_at, event_id)
         found = await _service(state, uow).stores.webhook_events.page(
             provider=provider,
             status=status,
@@ -187,6 +191,8 @@ class BillingAdminController(Controller):
         from core.billing import GrantBalance
 
         service = _service(state, uow)
+        if await SqlWorkspaceRepository(uow.session).get(TenantContext(data.workspace_id)) is None:
+            raise WorkspaceNotFoundError(f"no workspace {data.workspace_id}")
         key = data.idempotency_key or f"staff:{principal.user.id}:{service.clock.now().isoformat()}"
         grant = await service.ledger.grant(
             TenantContext(data.workspace_id, actor_id=principal.user.id),

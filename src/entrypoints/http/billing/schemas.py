@@ -8,11 +8,15 @@ from typing import Annotated
 import msgspec
 
 from core.billing import Access, CreditBalance, GrantBalance, LedgerTransaction, Subscription
+from core.billing.catalog import BillingInterval
 from core.billing.entitlements import Entitlements, MeterEntitlement
 from core.billing.ports import Invoice, StoredWebhookEvent
 from core.billing.usage import EventResult, Number, PropertyValue, UsageAggregate
 
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+# A plan's or product's key, as the catalog spells them (core.billing.catalog._SLUG).
+Key = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+]
 Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2_000)]
 
 
@@ -22,7 +26,7 @@ class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
     on the app's own address (or an allowed CORS origin)."""
 
     plan: Key | None = None
-    interval: str = "month"
+    interval: BillingInterval = BillingInterval.MONTH
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")] | None = None
     seats: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     product: Key | None = None
@@ -51,7 +55,7 @@ class PortalOut(msgspec.Struct):
 
 class ChangeIn(msgspec.Struct, forbid_unknown_fields=True):
     plan: Key
-    interval: str | None = None
+    interval: BillingInterval | None = None
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
