@@ -219,6 +219,22 @@ async def test_a_subscription_checkout_answers_the_sandbox_page_and_payment_subs
     assert len(await published(container, "billing.subscription_created", ws)) == 1
 
 
+async def test_a_yearly_subscription_in_euros_for_more_seats_than_included(
+    client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
+) -> None:
+    ws = await workspace_of(client, ada)
+    await run_jobs(container)  # the owner's membership is counted before the checkout
+
+    sub = await subscribe(
+        client, container, ada, ws, "pro", interval="year", currency="eur", seats=5
+    )
+
+    assert (sub["interval"], sub["currency"], sub["seats"]) == ("year", "EUR", 5)
+    assert sub["current_period_end"].startswith("2031-01-01")
+    (invoice,) = ok(await client.get(api(ws, "invoices"), headers=ada.headers))["invoices"]
+    assert (invoice["currency"], invoice["total"], invoice["status"]) == ("EUR", 70_000, "paid")
+
+
 async def test_a_paid_credit_pack_grants_its_credits_once(
     client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
 ) -> None:
@@ -314,7 +330,7 @@ async def test_a_second_checkout_while_subscribed_is_a_conflict(
 
 
 async def test_the_same_idempotency_key_gives_the_same_checkout(
-    client: httpx.AsyncClient, ada: Person
+    client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
 ) -> None:
     ws = await workspace_of(client, ada)
 
@@ -322,11 +338,16 @@ async def test_the_same_idempotency_key_gives_the_same_checkout(
     retried = ok(await checkout(client, ada, ws, plan="pro", idempotency_key="click-1"))
     other = ok(await checkout(client, ada, ws, plan="pro", idempotency_key="click-2"))
     unkeyed = ok(await checkout(client, ada, ws, plan="pro"))
+    reused = ok(await checkout(client, ada, ws, plan="business", idempotency_key="click-1"))
 
     assert retried["id"] == first["id"]
     assert retried["url"] == first["url"]
     assert other["id"] != first["id"]
     assert unkeyed["id"] not in {first["id"], other["id"]}
+    assert reused["id"] not in {first["id"], other["id"], unkeyed["id"]}
+    provider = container.billing.payment_provider()
+    shown = [await provider.checkout_view(c["id"]) for c in (first, reused)]
+    assert [v.product_name if v else None for v in shown] == ["Pro", "Business"]
 
 
 async def test_who_may_read_and_change_billing(
@@ -507,6 +528,8 @@ async def test_cancel_at_the_period_end_and_resume(
     assert canceled["cancel_at_period_end"] is True
     assert canceled["status"] == "active"
     assert (await billing_state(client, ada, ws))["access"]["state"] == "full"
+    twice = await client.post(api(ws, "billing/subscription/cancel"), json={}, headers=ada.headers)
+    problem(twice, 409, "billing/invalid-subscription-transition")
 
     resumed = ok(await client.post(api(ws, "billing/subscription/resume"), headers=ada.headers))
     await settle(container)
@@ -723,7 +746,7 @@ async def test_a_batch_of_more_than_a_thousand_is_refused_whole(
 
 
 async def test_reaching_80_and_100_percent_of_a_limit_alerts_once_each(
-    client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
+    client: httpx.AsyncClient, container: ApplicationContainer, clock: FixedClock, ada: Person
 ) -> None:
     ws = await workspace_of(client, ada)
     writer = await new_key(client, ada, ws, "usage:write")
@@ -773,6 +796,14 @@ async def test_reaching_80_and_100_percent_of_a_limit_alerts_once_each(
     emails = [row for row in rows if row.channel == "email"]
     assert len(emails) == 4
     assert {row.user_id for row in rows} == {ada.user_id}
+
+    # The next period starts afresh: its thresholds are announced again, once.
+    clock.advance(32 * DAY)
+    ok(await client.post(usage, json=reading(7, 0.85), headers=writer))
+    ok(await client.post(usage, json=reading(8, 0.95), headers=writer))
+    raised = await published(container, "billing.usage_threshold_reached", ws)
+    assert [(e["meter"], e["percent"]) for e in raised[4:]] == [("storage_gb", 80)]
+    assert raised[4]["period_start"] > raised[0]["period_start"]
 
 
 # --- credits -------------------------------------------------------------------------------
@@ -918,3 +949,17 @@ async def test_members_who_join_are_billed_as_seats(
     assert view is not None
     assert [s.quantity for s in view.subscriptions] == [5]
     assert len(await published(container, "billing.seats_changed", ws)) == 1
+
+    # Members who leave free their seats; never below the three the price includes.
+    members = ok(await client.get(api(ws, "members"), headers=ada.headers))
+    others = [m["user_id"] for m in members if m["user_id"] != ada.user_id]
+    for user_id in others[:3]:
+        removed = await client.delete(api(ws, f"members/{user_id}"), headers=ada.headers)
+        assert removed.status_code == 204, removed.text
+    await run_jobs(container)
+    await settle(container)
+
+    assert (await billing_state(client, ada, ws))["subscription"]["seats"] == 3
+    view = await provider.customer_view(ws)
+    assert view is not None
+    assert [s.quantity for s in view.subscriptions] == [3]

@@ -11,10 +11,12 @@ nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -140,7 +142,10 @@ class BillingController(Controller):
         cancel = return_url(state, data.cancel_url, f"/workspaces/{ws}/billing?checkout=canceled")
         name, email = await customer_of(access, uow)
         service = billing_service(state, uow)
-        key = request_key(access, "checkout", idempotency_key)
+        # The key names what is asked for: reused for another request (another plan,
+        # product or quantity), it must not answer the first request's checkout.
+        asked = hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:16]
+        key = request_key(access, f"checkout:{asked}", idempotency_key)
         if data.plan is not None:
             session = await service.checkout(
                 access.tenant,
