@@ -50,8 +50,10 @@ class SubscriptionActivated(SubscriptionEvent, frozen=True, kw_only=True):
 
 
 class PaymentFailed(SubscriptionEvent, frozen=True, kw_only=True):
-    """A payment for the subscription failed (the first one, or a retry). Access
-    continues through the grace period counted from ``past_due_since``."""
+    """The subscription became (or, by our own transition, stayed) past due because a
+    payment failed. Access continues through the grace period counted from
+    ``past_due_since``. Dunning follows ``InvoicePaymentFailed``, one per failed
+    attempt, which a provider's retries raise even when the status does not change."""
 
     name = "billing.payment_failed"
 

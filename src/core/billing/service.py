@@ -291,6 +291,8 @@ class BillingService:
         sub = await self.stores.subscriptions.current(tenant)
         if sub is None or sub.is_final or sub.provider_subscription_id is None:
             return None
+        if sub.provider != self.provider.name:
+            return sub  # another provider's subscription: this one cannot bill it
         seats = max(seats, 1)
         price = self.catalog.plan(sub.plan).price(sub.interval, sub.currency)
         if price.billable_seats(seats) == price.billable_seats(sub.seats) or not price.per_seat:

@@ -2,12 +2,14 @@
 
 - ``billing.apply_webhook``: applies a stored provider webhook (``ingest.py``).
 - ``billing.report_usage`` (hourly): sends each live subscription's metered usage of
-  the period to the provider, only the difference since the last report, under an
+  the current period and the one before it (what arrived after the last report before
+  a renewal) to the provider, only the difference since the last report, under an
   idempotency key naming the period and the running total: a report that failed half
   way is sent again with the same key and counted once (that is the reconciliation of
   usage with the provider).
 - ``billing.reconcile`` (every 6 hours): refetches each live subscription from the
-  provider and applies it, so a webhook that never came is made up for.
+  provider and applies it, so a webhook that never came is made up for (one that the
+  provider refuses is logged and skipped).
 - ``billing.expire_credits`` (hourly): posts breakage for expired credit grants.
 - ``billing.sandbox_tick`` (every minute, sandbox only): the sandbox renews, charges,
   retries and ends subscriptions as time passes, and redelivers its webhooks.
@@ -28,11 +30,11 @@ import msgspec
 
 from adapters.sql.identity.repositories.users import SqlUserRepository
 from adapters.sql.identity.repositories.workspaces import SqlWorkspaceRepository
-from core.billing import SubscriptionStatus
+from core.billing import SubscriptionStatus, add_interval
 from core.billing.events import CreditsLow, InvoicePaymentFailed, UsageThresholdReached
 from core.billing.payments import UsageRecord
 from core.identity import MemberAdded, MemberRemoved, WorkspaceRole
-from core.kernel import TenantContext
+from core.kernel import DomainError, TenantContext
 from core.notifications import NotificationRequest, Recipient
 from core.workflows import JobContext, JobType, RetryPolicy, Schedule
 from entrypoints.billing.ingest import (
@@ -128,35 +130,46 @@ async def report_usage(container: ApplicationContainer) -> int:
 
 
 async def _report_meter(container: ApplicationContainer, subscription_id: str, meter: str) -> int:
+    """Report the meter's usage of the current period and of the one before it (usage
+    that arrived after the last report before a renewal, late events): only what the
+    provider has not counted yet. The number of records sent."""
     provider = container.billing.payment_provider()
     clock = container.kernel.clock()
+    sent = 0
     async with container.unit_of_work() as uow:
         stores = container.billing.stores(uow.session)
         sub = await stores.subscriptions.get(subscription_id)
         if sub is None or sub.current_period_start is None or sub.current_period_end is None:
             return 0
-        tenant = TenantContext(sub.workspace_id)
-        start, end = sub.current_period_start, sub.current_period_end
-        usage = container.billing.usage(uow=uow)
-        total = math.ceil((await usage.aggregate(tenant, meter, start, end)).value)
-        reported = await stores.usage_reports.reported(sub.workspace_id, meter, start)
         customer = await stores.customers.customer_id(provider.name, sub.workspace_id)
-        if total <= reported or customer is None:
+        if customer is None:
             return 0
-        record = UsageRecord(
-            idempotency_key=f"usage:{sub.id}:{meter}:{start.isoformat()}:{total}",
-            customer_id=customer,
-            provider_subscription_id=sub.provider_subscription_id,
-            meter=meter,
-            quantity=total - reported,
-            timestamp=min(clock.now(), end - timedelta(seconds=1)),
-        )
-        await provider.report_usage([record])
-        await stores.usage_reports.set_reported(
-            sub.workspace_id, meter, start, total, at=clock.now()
-        )
+        tenant = TenantContext(sub.workspace_id)
+        usage = container.billing.usage(uow=uow)
+        start, end = sub.current_period_start, sub.current_period_end
+        previous = add_interval(start, sub.interval, -1)
+        for period_start, period_end in ((previous, start), (start, end)):
+            total = math.ceil(
+                (await usage.aggregate(tenant, meter, period_start, period_end)).value
+            )
+            reported = await stores.usage_reports.reported(sub.workspace_id, meter, period_start)
+            if total <= reported:
+                continue
+            record = UsageRecord(
+                idempotency_key=f"usage:{sub.id}:{meter}:{period_start.isoformat()}:{total}",
+                customer_id=customer,
+                provider_subscription_id=sub.provider_subscription_id,
+                meter=meter,
+                quantity=total - reported,
+                timestamp=min(clock.now(), period_end - timedelta(seconds=1)),
+            )
+            await provider.report_usage([record])
+            await stores.usage_reports.set_reported(
+                sub.workspace_id, meter, period_start, total, at=clock.now()
+            )
+            sent += 1
         await uow.commit()
-    return 1
+    return sent
 
 
 async def reconcile(container: ApplicationContainer) -> int:
@@ -174,12 +187,16 @@ async def reconcile(container: ApplicationContainer) -> int:
         for sub in page:
             if sub.is_final or sub.provider != provider.name or not sub.provider_subscription_id:
                 continue
-            state = await provider.fetch_subscription(sub.provider_subscription_id)
-            async with container.unit_of_work() as uow:
-                applied = await container.billing.service(uow=uow).apply_state(
-                    state, sub.workspace_id
-                )
-                await uow.commit()
+            try:
+                state = await provider.fetch_subscription(sub.provider_subscription_id)
+                async with container.unit_of_work() as uow:
+                    applied = await container.billing.service(uow=uow).apply_state(
+                        state, sub.workspace_id
+                    )
+                    await uow.commit()
+            except DomainError as error:  # one subscription's trouble stops no other
+                logger.warning("reconciling %s failed: %s", sub.id, error.detail)
+                continue
             if applied.version != sub.version:
                 changed += 1
                 container.billing.access_cache().invalidate(sub.workspace_id)

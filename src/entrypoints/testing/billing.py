@@ -4,7 +4,9 @@ retries; webhooks are delivered and applied), fail a payment, walk the grace per
 recover.
 
 Every helper ends with the sandbox's webhooks delivered through the ingestion path and
-every job run, so what a test reads next is settled::
+every job run, so what a test reads next is settled. Bearer sessions expire (30 days at
+most): after a long ``advance``, sign in again before reading over HTTP, or read
+through the container::
 
     session = await subscribe(client, container, owner, ws, plan="pro")
     await fail_next_payment(container, ws)
