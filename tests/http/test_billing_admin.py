@@ -317,10 +317,31 @@ async def test_ops_grant_credits_with_a_reason(
         {**unkeyed, "reason": "no"},
         {**unkeyed, "amount": 0},
         {"workspace_id": ws, "amount": 5},
+        {**unkeyed, "expires_at": "2030-02-01T00:00:00"},  # no time zone
     ):
         refused = await client.post(f"{ADMIN}/credit-grants", json=invalid, headers=ops.headers)
         problem(refused, 400, "invalid-request")
     assert (await credits(client, ada, ws))["available"] == 600
+    past = await client.post(
+        f"{ADMIN}/credit-grants",
+        json={**unkeyed, "expires_at": "2029-12-31T00:00:00Z"},
+        headers=ops.headers,
+    )
+    problem(past, 422, "billing/invalid-credit-request")
+    reused = await client.post(
+        f"{ADMIN}/credit-grants", json={**grant, "amount": 251}, headers=ops.headers
+    )
+    problem(reused, 409, "billing/ledger-key-reused")
+    expiring = ok(
+        await client.post(
+            f"{ADMIN}/credit-grants",
+            json={**grant, "idempotency_key": "ticket-43", "expires_at": "2030-01-15T00:00:00Z"},
+            headers=ops.headers,
+        ),
+        201,
+    )
+    assert expiring["expires_at"] == "2030-01-15T00:00:00Z"
+    assert (await credits(client, ada, ws))["available"] == 850
     nowhere = await client.post(
         f"{ADMIN}/credit-grants", json={**unkeyed, "workspace_id": "ws_nope"}, headers=ops.headers
     )

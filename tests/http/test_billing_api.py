@@ -25,8 +25,11 @@ from adapters.sql.notifications.tables import deliveries
 from adapters.sql.workflows.tables import outbox
 from core.identity import WorkspaceRole
 from core.kernel import FixedClock, TenantContext
-from entrypoints.containers import ApplicationContainer
+from entrypoints.containers import ApplicationContainer, build_container, close_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
 from entrypoints.testing.people import PASSWORD, Person, join, person, workspace_of
+from entrypoints.testing.plugin import serve_in_process, settings_with
 from entrypoints.testing.workflows import run_jobs
 
 BASE = "https://ninefold.dev/problems/"
@@ -316,6 +319,33 @@ async def test_return_urls_must_be_the_apps_own(
     assert own.status_code == 200, own.text
 
 
+async def test_return_urls_may_be_on_an_allowed_cors_origin(settings: Settings) -> None:
+    container = build_container(settings_with(settings, cors_origins=["https://app.example"]))
+    try:
+        async with serve_in_process(create_app(container, run_worker=False)) as client:
+            ada = await person(client, container, "ada")
+            ws = await workspace_of(client, ada)
+            answers = {
+                url: await checkout(client, ada, ws, plan="pro", success_url=url)
+                for url in (
+                    "https://app.example/billing?done",
+                    "https://app.example.evil.example/billing",
+                    "https://app.example@evil.example/billing",
+                    "http://app.example/billing",
+                )
+            }
+    finally:
+        await close_container(container)
+
+    statuses = {url: response.status_code for url, response in answers.items()}
+    assert statuses == {
+        "https://app.example/billing?done": 200,
+        "https://app.example.evil.example/billing": 422,
+        "https://app.example@evil.example/billing": 422,
+        "http://app.example/billing": 422,
+    }
+
+
 async def test_a_second_checkout_while_subscribed_is_a_conflict(
     client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
 ) -> None:
@@ -482,6 +512,15 @@ async def test_a_downgrade_waits_for_the_period_to_end(
     assert state["subscription"]["status"] == "active"
     assert state["subscription"]["current_period_start"] == period_end
     assert (await entitlements(client, ada, ws))["plan"] == "pro"
+    # Pro's 1,000 for the new period, and business's unused credits rolled over up to
+    # pro's cap of 2,000 (the rest expired).
+    after = await credits(client, ada, ws)
+    assert after["available"] == 1_000 + 2_000
+    assert sorted((g["source"], g["amount"], g["remaining"]) for g in after["grants"]) == [
+        ("plan_allocation", 1_000, 1_000),
+        ("plan_allocation", 10_000, 0),
+        ("rollover", 2_000, 2_000),
+    ]
 
 
 async def test_changes_that_cannot_be_made(
@@ -597,6 +636,14 @@ async def test_cancel_now_ends_the_subscription_at_once(
     assert (await entitlements(client, ada, ws))["plan"] == "free"
     after = await client.post(api(ws, "billing/subscription/cancel"), json={}, headers=ada.headers)
     problem(after, 404, "billing/no-subscription")
+
+    # Subscribing again is allowed, without a second trial.
+    again = ok(await checkout(client, ada, ws, plan="pro"))
+    await pay(client, again["url"])
+    await settle(container)
+    renewed = (await billing_state(client, ada, ws))["subscription"]
+    assert renewed["id"] != canceled["id"]
+    assert (renewed["status"], renewed["trial_end"]) == ("active", None)
 
 
 async def test_the_portal_answers_a_link(

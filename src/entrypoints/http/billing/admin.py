@@ -62,7 +62,7 @@ class StaffGrantIn(msgspec.Struct, forbid_unknown_fields=True):
     workspace_id: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     amount: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
-    expires_at: datetime | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
 
 
