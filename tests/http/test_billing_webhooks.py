@@ -672,3 +672,33 @@ async def test_an_event_of_an_unmapped_price_fails_and_a_staff_replay_applies_it
     assert shown.status_code == 200, shown.text
     assert shown.json()["body"] == subscription_event[1].decode()
     assert shown.json()["attempts"] == 2
+
+
+async def test_a_checkouts_deliveries_applied_by_concurrent_jobs_leave_it_active(
+    payments: Payments, container: ApplicationContainer, ada: Person, workspace: str
+) -> None:
+    """A subscription's first events applied by jobs at the same time: each finds no
+    subscription and creates one; the loser's job retries (not a failure) and applies
+    its view to the winner's row."""
+    for delivery in await payments.subscribe(ada, workspace):
+        assert (await payments.post(delivery)).status_code == 200
+    await run_jobs(container)
+    payments.clock.advance(timedelta(minutes=5))  # any retry is due
+    await run_jobs(container)
+    failed = [(r["type"], r["detail"]) for r in await stored(container) if r["status"] == "failed"]
+    assert failed == []
+    sub = await subscription_of(payments.client, ada, workspace)
+    assert sub is not None
+    assert sub["status"] == "active"
+
+
+async def test_a_paid_checkouts_invoice_is_mirrored_as_paid(
+    payments: Payments, container: ApplicationContainer, ada: Person, workspace: str
+) -> None:
+    """An invoice finalized and paid within one second: the paid view wins."""
+    for delivery in await payments.subscribe(ada, workspace):
+        assert (await payments.post(delivery)).status_code == 200
+        await run_jobs(container)
+    async with container.unit_of_work() as uow:
+        (row,) = (await uow.session.execute(select(invoices))).all()
+    assert (row.status, row.amount_paid) == ("paid", row.total)

@@ -114,3 +114,37 @@ async def test_expired_credits_are_broken_by_the_hourly_job(
         page = await container.billing.ledger(uow=uow).transactions(TenantContext(ws))
     kinds = [t.kind for t in page.items]
     assert TransactionKind.EXPIRY in kinds
+
+
+async def test_usage_of_the_period_before_a_renewal_is_still_reported(
+    client: httpx.AsyncClient, container: ApplicationContainer, clock: Any
+) -> None:
+    owner = await person(client, container, "ada")
+    ws = await workspace_of(client, owner)
+    state = await subscribe(client, container, owner, ws, plan="pro")
+    await _calls(client, ws, owner.headers, range(5))
+    assert await report_usage(container) == 1
+    provider = sandbox(container)
+    customer = await _customer(container, ws)
+    # Two more calls just before the period ends, then the renewal, then the report.
+    clock.advance(timedelta(days=30, hours=23))
+    headers = await _signed_in(client, owner.email)
+    await _calls(client, ws, headers, range(5, 7))
+    await advance(container, clock, timedelta(days=1))
+    after = await client.get(f"/api/v1/workspaces/{ws}/billing/subscription", headers=headers)
+    assert (
+        after.json()["subscription"]["current_period_start"]
+        != state["subscription"]["current_period_start"]
+    )
+    assert await report_usage(container) == 1
+    assert await provider.usage_total(customer, "api_calls") == 7
+
+
+async def _signed_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    from entrypoints.testing.people import PASSWORD
+
+    response = await client.post(
+        "/api/v1/auth/sign-in", json={"email": email, "password": PASSWORD, "transport": "bearer"}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

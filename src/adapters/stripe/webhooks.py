@@ -87,8 +87,25 @@ _PAYMENT_EVENTS: Final = frozenset(
 )
 
 
+# An invoice's events within one second, in the order its life goes: created, then
+# finalized (open) and updated, then settled (paid, failed, voided, uncollectible).
+_INVOICE_RANKS = {
+    "invoice.created": 0,
+    "invoice.finalized": 1,
+    "invoice.updated": 1,
+    "invoice.payment_failed": 2,
+    "invoice.paid": 3,
+    "invoice.payment_succeeded": 3,
+    "invoice.voided": 3,
+    "invoice.marked_uncollectible": 3,
+}
+
+
 def event_version(created: int, event_type: str) -> int:
-    """The ``provider_version`` of an event's object (see the module docstring)."""
+    """The ``provider_version`` of an event's object (see the module docstring): the
+    event's second, then its place in the object's life within that second."""
+    if event_type in _INVOICE_RANKS:
+        return created * 1_000_000 + _INVOICE_RANKS[event_type]
     rank = 0 if event_type.endswith(".created") else 2 if event_type.endswith(".deleted") else 1
     return created * 1_000_000 + rank
 

@@ -16,6 +16,7 @@ from core.billing.access import Access, access
 from core.billing.catalog import BillingInterval, Catalog
 from core.billing.credits import PlanCredits
 from core.billing.errors import (
+    ConcurrentSubscriptionUpdateError,
     InvalidSubscriptionChangeError,
     NoSubscriptionError,
     SubscriptionExistsError,
@@ -395,7 +396,16 @@ class BillingService:
             )
             applied, more = apply_provider_state(created, snapshot, now=now)
             events += more
-            saved = await subs.add(applied)
+            try:
+                saved = await subs.add(applied)
+            except SubscriptionExistsError:
+                # Two events of one new subscription applied at once: the other created
+                # it. Retrying finds it and applies this view to it.
+                if await subs.by_provider_id(self.provider.name, state.provider_subscription_id):
+                    raise ConcurrentSubscriptionUpdateError(
+                        f"{state.provider_subscription_id} was created concurrently; retry"
+                    ) from None
+                raise
             await self.stores.customers.add(self.provider.name, workspace_id, state.customer_id)
         for event in events:
             self.uow.raise_event(event)
