@@ -580,6 +580,27 @@ async def test_cancel_at_the_period_end_and_resume(
     assert (await billing_state(client, ada, ws))["subscription"]["cancel_at_period_end"] is False
 
 
+async def test_an_idempotency_key_reused_for_another_change_is_not_a_retry(
+    client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
+) -> None:
+    ws = await workspace_of(client, ada)
+    await subscribe(client, container, ada, ws)
+    keyed = {**ada.headers, "Idempotency-Key": "same-key"}
+    cancel, change = api(ws, "billing/subscription/cancel"), api(ws, "billing/subscription/change")
+
+    scheduled = ok(await client.post(cancel, json={"at_period_end": True}, headers=keyed))
+    yearly = ok(await client.post(change, json={"plan": "pro", "interval": "year"}, headers=keyed))
+    resumed = ok(await client.post(api(ws, "billing/subscription/resume"), headers=ada.headers))
+    now = ok(await client.post(cancel, json={"at_period_end": False}, headers=keyed))
+    await settle(container)
+
+    assert scheduled["cancel_at_period_end"] is True
+    assert yearly["interval"] == "year"
+    assert resumed["cancel_at_period_end"] is False
+    assert now["status"] == "canceled"
+    assert (await billing_state(client, ada, ws))["subscription"]["status"] == "canceled"
+
+
 async def test_a_scheduled_cancellation_ends_the_plan_with_the_period(
     client: httpx.AsyncClient, container: ApplicationContainer, clock: FixedClock, ada: Person
 ) -> None:

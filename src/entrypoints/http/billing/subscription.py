@@ -222,7 +222,9 @@ class BillingController(Controller):
             access.tenant,
             plan=data.plan,
             interval=data.interval,
-            idempotency_key=request_key(access, f"change:{data.plan}", idempotency_key),
+            idempotency_key=request_key(
+                access, f"change:{data.plan}:{data.interval or ''}", idempotency_key
+            ),
         )
         invalidate(state, uow, access.workspace.id)
         return SubscriptionOut.of(sub)
@@ -244,7 +246,11 @@ class BillingController(Controller):
         sub = await billing_service(state, uow).cancel(
             access.tenant,
             at_period_end=data.at_period_end,
-            idempotency_key=request_key(access, "cancel", idempotency_key),
+            idempotency_key=request_key(
+                access,
+                "cancel:" + ("at-period-end" if data.at_period_end else "now"),
+                idempotency_key,
+            ),
         )
         invalidate(state, uow, access.workspace.id)
         return SubscriptionOut.of(sub)
