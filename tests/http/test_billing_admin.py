@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
+from adapters.sql.billing.store_tables import provider_prices
 from adapters.sql.workflows.tables import outbox
 from core.identity import StaffRole
 from entrypoints.containers import ApplicationContainer
@@ -275,6 +276,58 @@ async def test_a_replayed_event_is_applied_again_and_changes_nothing_twice(
         f"{ADMIN}/webhook-events/sandbox/evt_nothing/replay", headers=ops.headers
     )
     problem(missing, 404, "billing/webhook-event-not-found")
+
+
+async def test_an_event_that_failed_is_applied_once_replayed_after_the_fix(
+    client: httpx.AsyncClient, container: ApplicationContainer, ops: Person
+) -> None:
+    ada = await person(client, container, "ada")
+    ws = await workspace_of(client, ada)
+    started = ok(
+        await client.post(
+            f"/api/v1/workspaces/{ws}/billing/checkout",
+            json={"product": "credits-5000"},
+            headers=ada.headers,
+        )
+    )
+    # The price mapping goes missing (a catalog change not synced yet): the payment's
+    # event cannot be applied.
+    async with container.unit_of_work() as uow:
+        kept = (await uow.session.execute(select(provider_prices))).mappings().all()
+        await uow.session.execute(delete(provider_prices))
+        await uow.commit()
+    paid = await client.post(f"{urlsplit(started['url']).path}/pay", follow_redirects=False)
+    assert paid.status_code == 303, paid.text
+    await settle(container)
+
+    (failed,) = await events(client, ops, status="failed")
+    assert failed["workspace_id"] == ws
+    assert "ninefold billing sync" in failed["detail"]
+    assert (await credits(client, ada, ws))["available"] == 100
+
+    async with container.unit_of_work() as uow:
+        await uow.session.execute(insert(provider_prices), [dict(row) for row in kept])
+        await uow.commit()
+    replayed = ok(
+        await client.post(
+            f"{ADMIN}/webhook-events/sandbox/{failed['event_id']}/replay", headers=ops.headers
+        ),
+        202,
+    )
+    assert replayed["status"] == "pending"
+    await run_jobs(container)
+    await run_jobs(container)
+
+    shown = ok(
+        await client.get(
+            f"{ADMIN}/webhook-events/sandbox/{failed['event_id']}", headers=ops.headers
+        )
+    )
+    assert shown["status"] == "processed"
+    assert "5000 credits granted" in shown["detail"]
+    assert await events(client, ops, status="failed") == []
+    assert (await credits(client, ada, ws))["available"] == 5_100
+    assert len(await published(container, "billing.credits_purchased", ws)) == 1
 
 
 # --- credit grants -------------------------------------------------------------------------
