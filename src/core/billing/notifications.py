@@ -52,7 +52,7 @@ USAGE_THRESHOLD = NotificationType(
         "percent": 80,
         "used": 800,
         "limit": 1000,
-        "hard": True,
+        "limit_kind": "hard",
         "period_end": "2026-12-31",
         "billing_url": "https://app.example.com/workspaces/ws_01JDQ8Z6B0EXAMPLE/billing",
     },

@@ -281,7 +281,7 @@ def register_billing_jobs(container: ApplicationContainer) -> None:
                 "percent": event.percent,
                 "used": _number(event.value),
                 "limit": event.limit,
-                "hard": event.hard,
+                "limit_kind": "hard" if event.hard else "soft",
                 "period_end": f"{event.period_end:%Y-%m-%d}",
             },
             key=(
