@@ -26,7 +26,7 @@ from entrypoints.testing.databases import PostgresTemplate, SqliteTemplate
 from entrypoints.testing.plugin import BACKENDS
 
 EXIT_CONFIG = 78
-HEADS = ("billing_0004", "identity_0007", "notifications_0003", "workflows_0003")
+HEADS = ("billing_0004", "identity_0007", "notifications_0003", "safety_0006", "workflows_0003")
 
 
 @dataclass
@@ -238,7 +238,7 @@ def test_db_downgrade_of_one_system_leaves_the_check_failing(
     check = ninefold("db", "current", "--check")
 
     assert downgrade.code == 0
-    assert "database at: billing_0004, notifications_0003, workflows_0003" in downgrade.out
+    assert "database at: billing_0004, notifications_0003, safety_0006, workflows_0003" in downgrade.out
     assert check.code == 1
     assert "pending heads: identity_0007" in check.out
 

@@ -17,7 +17,7 @@ from adapters.sql.migrations.runner import (
 )
 from adapters.sql.schema import SYSTEM_METADATA
 
-HEADS = {"billing_0004", "identity_0007", "notifications_0003", "workflows_0003"}
+HEADS = {"billing_0004", "identity_0007", "notifications_0003", "safety_0006", "workflows_0003"}
 
 
 def _combined() -> MetaData:

@@ -55,11 +55,21 @@ class StaffPermission(enum.StrEnum):
     NOTIFICATIONS_MANAGE = "notifications:manage"
     BILLING_READ = "billing:read"  # subscriptions, provider webhook events
     BILLING_MANAGE = "billing:manage"  # replay webhook events, grant credits
+    SAFETY_READ = "safety:read"  # flags, kill switches, breakers, the audit log
+    SAFETY_MANAGE = "safety:manage"  # change flags, kill switches and breakers
+    IMPERSONATE = "users:impersonate"  # act as a user, for a reason, for a while
+    DATA_MANAGE = "data:manage"  # export and erase users' and workspaces' data
 
 
 STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
     StaffRole.SUPPORT: frozenset(
-        {StaffPermission.USERS_READ, StaffPermission.MAIL_READ, StaffPermission.BILLING_READ}
+        {
+            StaffPermission.USERS_READ,
+            StaffPermission.MAIL_READ,
+            StaffPermission.BILLING_READ,
+            StaffPermission.SAFETY_READ,
+            StaffPermission.IMPERSONATE,
+        }
     ),
     StaffRole.OPS: frozenset(
         {
@@ -71,6 +81,9 @@ STAFF_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
             StaffPermission.NOTIFICATIONS_MANAGE,
             StaffPermission.BILLING_READ,
             StaffPermission.BILLING_MANAGE,
+            StaffPermission.SAFETY_READ,
+            StaffPermission.SAFETY_MANAGE,
+            StaffPermission.IMPERSONATE,
         }
     ),
     StaffRole.SUPERADMIN: frozenset(StaffPermission),

@@ -111,6 +111,10 @@ class JobRegistry:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
+    def queues(self) -> list[str]:
+        """The queues of the registered job types."""
+        return sorted({job_type.queue for job_type in self._types.values()})
+
 
 class JobRequested(DomainEvent, frozen=True, kw_only=True):
     """A job enqueued in a transaction, for an engine outside the database (SAQ): the

@@ -78,6 +78,7 @@ class JobRunner:
         wakeup: asyncio.Event | None = None,
         metrics: JobMetrics | None = None,
         rand: random.Random | None = None,
+        paused: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency is at least 1")
@@ -94,6 +95,8 @@ class JobRunner:
         self._wake = wakeup or asyncio.Event()
         self.metrics = metrics or JobMetrics()
         self._rand = rand or random.Random()  # noqa: S311 - retry jitter, not a secret
+        # Queues not to claim from for now (kill switches): their jobs wait, due.
+        self._paused = paused
         self._running: dict[str, _Running] = {}
         self._slot_freed = asyncio.Event()
 
@@ -112,9 +115,16 @@ class JobRunner:
         limit = free if limit is None else min(limit, free)
         if limit <= 0:
             return []
+        queues = self._queues
+        paused = self._paused() if self._paused is not None else frozenset()
+        if paused:
+            base = queues if queues is not None else self._registry.queues()
+            queues = tuple(queue for queue in base if queue not in paused)
+            if not queues:
+                return []
         now = self._clock.now()
         async with self._open_store() as store:
-            jobs = await store.claim(self._queues, limit, now, now + self._lease, self.worker)
+            jobs = await store.claim(queues, limit, now, now + self._lease, self.worker)
         for job in jobs:
             self.metrics.count(job.queue, "started")
         return list(jobs)

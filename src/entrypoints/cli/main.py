@@ -103,7 +103,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Worker(container, queues=queues, concurrency=concurrency).run_until_stopped(stop)
+        from entrypoints.safety.runtime import SafetyRuntime
+
+        safety = SafetyRuntime(container)  # kill switches pause queues in this process too
+        await safety.start()
+        try:
+            await Worker(container, queues=queues, concurrency=concurrency).run_until_stopped(stop)
+        finally:
+            await safety.stop()
         return EXIT_OK
 
     return asyncio.run(with_container(settings, run))

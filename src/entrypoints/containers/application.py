@@ -12,6 +12,7 @@ from entrypoints.containers.billing import BillingContainer
 from entrypoints.containers.identity import IdentityContainer
 from entrypoints.containers.kernel import DatabaseContainer, KernelContainer
 from entrypoints.containers.notifications import NotificationsContainer
+from entrypoints.containers.safety import SafetyContainer
 from entrypoints.containers.workflows import WorkflowsContainer
 from entrypoints.settings import Settings
 
@@ -34,6 +35,9 @@ class ApplicationContainer(containers.DeclarativeContainer):
         on_events_committed=outbox_wakeup.provided.set,
     )
 
+    safety = providers.Container(
+        SafetyContainer, settings=settings, kernel=kernel, database=database
+    )
     workflows = providers.Container(
         WorkflowsContainer,
         settings=settings,
@@ -41,6 +45,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
         database=database,
         open_session=unit_of_work.provider,
         wakeup=outbox_wakeup,
+        paused_queues=safety.paused_queues,
     )
     notifications = providers.Container(
         NotificationsContainer, settings=settings, kernel=kernel, workflows=workflows

@@ -91,6 +91,7 @@ def _job_runner(
     clock: Clock,
     wakeup: asyncio.Event,
     metrics: JobMetrics,
+    paused: Callable[[], frozenset[str]],
     queues: tuple[str, ...] | None = None,
     concurrency: int | None = None,
 ) -> JobRunner:
@@ -104,6 +105,7 @@ def _job_runner(
         heartbeat_every=settings.jobs_lease_seconds / 3,
         wakeup=wakeup,
         metrics=metrics,
+        paused=paused,
     )
 
 
@@ -117,6 +119,8 @@ class WorkflowsContainer(containers.DeclarativeContainer):
     # Makes a unit of work with its outbox store: the application container passes its own.
     open_session: providers.Dependency[Callable[[], OutboxSession]] = providers.Dependency()
     wakeup = providers.Dependency(instance_of=asyncio.Event)
+    # The queues kill switches pause now (safety's snapshot), read before each claim.
+    paused_queues: providers.Dependency[Callable[[], frozenset[str]]] = providers.Dependency()
 
     event_bus = providers.Singleton(EventBus)
     registry = providers.Singleton(JobRegistry)
@@ -166,6 +170,7 @@ class WorkflowsContainer(containers.DeclarativeContainer):
         clock=kernel.clock,
         wakeup=jobs_wakeup,
         metrics=metrics,
+        paused=paused_queues,
     )
     outbox_relay = providers.Singleton(
         OutboxRelay,

@@ -45,6 +45,7 @@ from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
+from entrypoints.safety.runtime import SafetyRuntime
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 
@@ -109,6 +110,7 @@ def create_app(
 ) -> Litestar:
     settings: Settings = container.settings()
     worker = Worker(container)
+    safety = SafetyRuntime(container)
     inbox_follower = InboxFollower(
         open_uow=container.unit_of_work,
         clock=container.kernel.clock(),
@@ -121,12 +123,14 @@ def create_app(
         # The sign-in check for unknown emails needs one argon2 hash: make it now, off
         # the event loop, not inside the first sign-in request.
         await asyncio.to_thread(container.identity.dummy_hash)
+        await safety.start()
         if start_worker:
             worker.start()
 
     async def on_shutdown(app: Litestar) -> None:
         await inbox_follower.close()
         await worker.stop()
+        await safety.stop()
         await close_container(container)
 
     app = Litestar(

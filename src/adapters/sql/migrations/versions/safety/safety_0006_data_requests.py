@@ -1,0 +1,21 @@
+"""safety: data export and deletion requests
+
+Revision ID: safety_0006
+Revises: safety_0005
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+revision: str = "safety_0006"
+down_revision: str | None = "safety_0005"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,1 @@
+"""The operational safety system's SQL adapters (tables prefixed ``safety_``)."""

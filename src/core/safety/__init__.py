@@ -1,0 +1,46 @@
+"""Operational safety: feature flags, kill switches, circuit breakers, impersonation,
+the audit log, data export and deletion (docs/systems/safety.md).
+
+What other systems use: kill switches (``KillSwitchBoard.check``), breakers around
+provider calls, flag evaluation, the audit log, and the data-subject port each system
+implements for export and erasure."""
+
+from core.safety.context import (
+    ActorType,
+    RequestContext,
+    current_context,
+    set_context,
+    update_context,
+)
+from core.safety.kill_switches import (
+    KILL_SWITCHES,
+    KillSwitch,
+    KillSwitchBoard,
+    KillSwitchEngagedError,
+    KillSwitchService,
+    KillSwitchStore,
+    SwitchKind,
+    SwitchState,
+    UnknownKillSwitchError,
+)
+from core.safety.snapshots import Snapshots, Topic, VersionStore
+
+__all__ = [
+    "KILL_SWITCHES",
+    "ActorType",
+    "KillSwitch",
+    "KillSwitchBoard",
+    "KillSwitchEngagedError",
+    "KillSwitchService",
+    "KillSwitchStore",
+    "RequestContext",
+    "Snapshots",
+    "SwitchKind",
+    "SwitchState",
+    "Topic",
+    "UnknownKillSwitchError",
+    "VersionStore",
+    "current_context",
+    "set_context",
+    "update_context",
+]

@@ -1,0 +1,68 @@
+"""The operational safety system's wiring: the process's snapshots (kill switches; flags
+and breaker overrides register their topics too) and the use cases on a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.sql.safety.stores import SqlKillSwitchStore, SqlVersionStore
+from adapters.sql.uow import SqlUnitOfWork
+from core.kernel import IdGenerator
+from core.safety import (
+    KILL_SWITCHES,
+    KillSwitchBoard,
+    KillSwitchService,
+    Snapshots,
+    Topic,
+)
+from entrypoints.settings import Settings
+
+
+def _snapshots(read_sessions: async_sessionmaker[AsyncSession], ids: IdGenerator) -> Snapshots:
+    async def read_versions() -> dict[str, int]:
+        async with read_sessions() as session:
+            return await SqlVersionStore(session).versions()
+
+    async def load_kill_switches() -> KillSwitchBoard:
+        async with read_sessions() as session:
+            states = await SqlKillSwitchStore(session, ids).states()
+        return KillSwitchBoard(KILL_SWITCHES, states)
+
+    return Snapshots(read_versions, {Topic.KILL_SWITCHES: load_kill_switches})
+
+
+def _paused_queues(snapshots: Snapshots) -> Callable[[], frozenset[str]]:
+    """What the job runner asks before each claim: the queues engaged kill switches
+    pause (none until the first snapshot is loaded)."""
+
+    def paused() -> frozenset[str]:
+        if not snapshots.has(Topic.KILL_SWITCHES):
+            return frozenset()
+        board: KillSwitchBoard = snapshots.get(Topic.KILL_SWITCHES)
+        return board.paused_queues()
+
+    return paused
+
+
+def _kill_switches(*, uow: SqlUnitOfWork, ids: IdGenerator) -> KillSwitchService:
+    store = SqlKillSwitchStore(uow.session, ids)
+    return KillSwitchService(KillSwitchBoard(KILL_SWITCHES), store)
+
+
+class SafetyContainer(containers.DeclarativeContainer):
+    """Safety: ``snapshots`` (one per process, refreshed by the poller the app and the
+    worker run), and the use cases: ``kill_switches(uow=uow)``, ``versions(session)``."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    kernel = providers.DependenciesContainer()
+    database = providers.DependenciesContainer()
+
+    snapshots = providers.Singleton(
+        _snapshots, read_sessions=database.read_session_factory, ids=kernel.ids
+    )
+    paused_queues = providers.Singleton(_paused_queues, snapshots=snapshots)
+    versions = providers.Factory(SqlVersionStore)  # (session)
+    kill_switches = providers.Factory(_kill_switches, ids=kernel.ids)

@@ -1,0 +1,1 @@
+"""The safety system's runtime wiring: the snapshot poller the app and the worker run."""
