@@ -16,7 +16,7 @@ from typing import Protocol
 
 import msgspec
 
-from core.kernel import ConflictError, DomainError, NotFoundError, ValidationError
+from core.kernel import ConflictError, DomainError, DomainEvent, NotFoundError, ValidationError
 from core.kernel.events import AwareDatetime
 
 RUNBOOK_BASE = "docs/runbooks/"
@@ -83,6 +83,32 @@ class SwitchState(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     changed_by: str | None = None
     changed_at: AwareDatetime | None = None
+
+
+class KillSwitchEngaged(DomainEvent, frozen=True, kw_only=True):
+    """Staff turned a capability off (an audit log entry)."""
+
+    name = "safety.kill_switch_engaged"
+    audit_action = "kill_switch.engaged"
+    audit_target = ("kill_switch", "switch")
+
+    switch: str
+    reason: str
+    before: dict[str, bool]
+    after: dict[str, bool]
+
+
+class KillSwitchReleased(DomainEvent, frozen=True, kw_only=True):
+    """Staff turned a capability back on (an audit log entry)."""
+
+    name = "safety.kill_switch_released"
+    audit_action = "kill_switch.released"
+    audit_target = ("kill_switch", "switch")
+
+    switch: str
+    reason: str
+    before: dict[str, bool]
+    after: dict[str, bool]
 
 
 class KillSwitchEngagedError(DomainError):
@@ -179,13 +205,13 @@ class KillSwitchService:
     caller's transaction also bumps the kill switches' version (``VersionStore``)."""
 
     def __init__(self, board: KillSwitchBoard, store: KillSwitchStore) -> None:
-        self._board = board
-        self._store = store
+        self.board = board
+        self.store = store
 
     async def set(
         self, name: str, *, engaged: bool, reason: str, actor: str | None, now: datetime
     ) -> SwitchState:
-        switch = self._board.switch(name)
+        switch = self.board.switch(name)
         reason = reason.strip()
         if not reason:
             raise KillSwitchReasonError(
@@ -193,7 +219,7 @@ class KillSwitchService:
             )
         if len(reason) > REASON_MAX:
             raise KillSwitchReasonError(f"a reason is at most {REASON_MAX} characters")
-        current = (await self._store.states()).get(switch.name) or SwitchState(name=switch.name)
+        current = (await self.store.states()).get(switch.name) or SwitchState(name=switch.name)
         if current.engaged == engaged:
             raise KillSwitchUnchangedError(
                 f"{name!r} is already {'engaged' if engaged else 'released'}",
@@ -202,5 +228,5 @@ class KillSwitchService:
         state = SwitchState(
             name=switch.name, engaged=engaged, reason=reason, changed_by=actor, changed_at=now
         )
-        await self._store.set(state)
+        await self.store.set(state)
         return state

@@ -23,6 +23,7 @@ from entrypoints.cli.common import (
     with_container,
 )
 from entrypoints.cli.jobs import add_jobs_parser, positive_int, queue_list
+from entrypoints.cli.kill_switches import add_kill_switch_parser
 from entrypoints.cli.mail import add_mail_parser
 from entrypoints.cli.notifications import add_notifications_parser
 from entrypoints.cli.staff import add_staff_parser
@@ -316,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_notifications_parser(sub)
     add_mail_parser(sub)
     add_billing_parser(sub)
+    add_kill_switch_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -43,6 +43,7 @@ from entrypoints.http.notifications.unsubscribe import UnsubscribeController
 from entrypoints.http.notifications.webhooks import EmailWebhooksController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
+from entrypoints.http.safety.kill_switches import KillSwitchesController, kill_switch_guard
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
 from entrypoints.safety.runtime import SafetyRuntime
@@ -99,6 +100,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         BillingWebhooksController,
         BillingAdminController,
         SandboxCheckoutController,
+        KillSwitchesController,
     ]
 
 
@@ -135,6 +137,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[*route_handlers(), *extra_route_handlers],
+        guards=[kill_switch_guard],
         dependencies={"uow": Provide(provide_uow)},
         exception_handlers=exception_handlers(show_details=settings.env == "development"),
         on_startup=[on_startup],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from adapters.sql.identity.repositories import SqlWorkspaceRepository
-from core.identity import Membership, WorkspaceRole
+from core.identity import Membership, StaffRole, WorkspaceRole
 from core.kernel import TenantContext
 from entrypoints.containers import ApplicationContainer
 
@@ -55,3 +55,14 @@ async def join(
             ),
         )
         await uow.commit()
+
+
+async def staff_member(
+    client: httpx.AsyncClient, container: ApplicationContainer, name: str, role: StaffRole
+) -> Person:
+    """A registered, signed-in user with the staff ``role``."""
+    who = await person(client, container, name)
+    async with container.unit_of_work() as uow:
+        await container.identity.staff(uow=uow).set_staff_role(who.email, role)
+        await uow.commit()
+    return who

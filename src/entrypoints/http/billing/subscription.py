@@ -49,6 +49,7 @@ Uow = NamedDependency[SqlUnitOfWork]
 Access = NamedDependency[WorkspaceAccess]
 READ = {"permission": "billing:read"}
 MANAGE = {"permission": "billing:manage"}
+CHECKOUT = {**MANAGE, "kill_switch": "checkout"}  # kill switch "checkout" turns these off
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
@@ -125,7 +126,7 @@ class BillingController(Controller):
         "/{workspace_id:str}/billing/checkout",
         summary="Start a hosted checkout: a subscription to a plan, or a credit pack",
         status_code=200,
-        opt=MANAGE,
+        opt=CHECKOUT,
     )
     async def checkout(
         self,
@@ -208,7 +209,7 @@ class BillingController(Controller):
         "/{workspace_id:str}/billing/subscription/change",
         summary="Change plan: upgrades apply at once (prorated), downgrades at the period end",
         status_code=200,
-        opt=MANAGE,
+        opt=CHECKOUT,
     )
     async def change(
         self,

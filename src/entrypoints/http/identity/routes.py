@@ -110,6 +110,7 @@ class AuthController(Controller):
         "/sign-up",
         summary="Create an account; the verification link goes by email",
         status_code=202,
+        opt={"kill_switch": "signups"},
         description="Answers the same whether or not the email is registered: its owner "
         "gets either a verification link or a note that the account exists.",
     )
