@@ -18,6 +18,7 @@ from core.safety import (
     Snapshots,
     Topic,
 )
+from entrypoints.safety.flags_wiring import flag_loader, flag_reader, make_flag_service
 from entrypoints.settings import Settings
 
 
@@ -31,7 +32,9 @@ def _snapshots(read_sessions: async_sessionmaker[AsyncSession], ids: IdGenerator
             states = await SqlKillSwitchStore(session, ids).states()
         return KillSwitchBoard(KILL_SWITCHES, states)
 
-    return Snapshots(read_versions, {Topic.KILL_SWITCHES: load_kill_switches})
+    snapshots = Snapshots(read_versions, {Topic.KILL_SWITCHES: load_kill_switches})
+    snapshots.register(Topic.FLAGS, flag_loader(read_sessions))
+    return snapshots
 
 
 def _paused_queues(snapshots: Snapshots) -> Callable[[], frozenset[str]]:
@@ -66,3 +69,9 @@ class SafetyContainer(containers.DeclarativeContainer):
     paused_queues = providers.Singleton(_paused_queues, snapshots=snapshots)
     versions = providers.Factory(SqlVersionStore)  # (session)
     kill_switches = providers.Factory(_kill_switches, ids=kernel.ids)
+    # Feature flags (docs/systems/safety/flags.md): ``flags()`` evaluates from this
+    # process's snapshot; ``flag_service(uow=uow)`` changes flags and segments.
+    flags = providers.Singleton(
+        flag_reader, snapshots=snapshots, settings=settings, clock=kernel.clock
+    )
+    flag_service = providers.Factory(make_flag_service, clock=kernel.clock, ids=kernel.ids)

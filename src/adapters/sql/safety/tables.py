@@ -46,3 +46,5 @@ kill_switch_changes = Table(
     Column("changed_at", UTCDateTime(), nullable=False),
     Index("ix_safety_kill_switch_changes_name", "name", "id"),
 )
+
+from adapters.sql.safety import flag_tables  # noqa: E402, F401
