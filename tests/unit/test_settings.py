@@ -181,7 +181,7 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
 def test_a_plan_catalog_that_does_not_load_stops_the_start(tmp_path: Path) -> None:
     plans = tmp_path / "plans.toml"
     plans.write_text('version = 1\nfallback = "free"\n')
-    with pytest.raises(ConfigurationError, match="NINEFOLD_BILLING_PLANS_FILE.*plans: missing"):
+    with pytest.raises(ConfigurationError, match=r"NINEFOLD_BILLING_PLANS_FILE.*plans: missing"):
         load_settings({"NINEFOLD_BILLING_PLANS_FILE": str(plans)}, env_file=None)
 
 
