@@ -49,11 +49,12 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+
+from entrypoints.testing.standin_server import ServedInThread
 
 DEFAULT_API_KEY = "dodo_standin_0123456789abcdef"
 DEFAULT_WEBHOOK_SECRET = "whsec_bmluZWZvbGQtZG9kby1zdGFuZGluLXNpZ25pbmcta2V5"
@@ -169,7 +170,9 @@ def _invalid(message: str) -> ApiError:
     return ApiError(422, "INVALID_REQUEST_BODY", message)
 
 
-class DodoStandin:
+class DodoStandin(ServedInThread):
+    thread_name = "dodo-standin"
+
     """A threaded HTTP server on 127.0.0.1 (a free port) that plays Dodo Payments."""
 
     def __init__(
@@ -199,38 +202,6 @@ class DodoStandin:
         self._thread: threading.Thread | None = None
 
     # Running
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> DodoStandin:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="dodo-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> DodoStandin:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # The clock, failures, webhooks, usage
 

@@ -41,10 +41,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 import msgspec
+
+from entrypoints.testing.standin_server import ServedInThread
 
 DEFAULT_API_KEY = "re_standin_0123456789abcdef"
 BATCH_LIMIT = 100
@@ -133,7 +134,9 @@ class ApiError(Exception):
         self.status, self.name, self.message = status, name, message
 
 
-class ResendStandin:
+class ResendStandin(ServedInThread):
+    thread_name = "resend-standin"
+
     """A threaded HTTP server on 127.0.0.1 (a free port) that plays Resend."""
 
     def __init__(self, api_key: str = DEFAULT_API_KEY) -> None:
@@ -146,38 +149,6 @@ class ResendStandin:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> ResendStandin:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # so that stop() returns at once
-            name="resend-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> ResendStandin:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def fail_next(
         self,

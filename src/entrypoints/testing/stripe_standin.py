@@ -43,13 +43,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
 from entrypoints.testing import stripe_standin_objects as shapes
+from entrypoints.testing.standin_server import ServedInThread
 from entrypoints.testing.stripe_standin_api import Obj, StripeApi
 from entrypoints.testing.stripe_standin_objects import add_interval, new_id, signature_header
 from entrypoints.testing.stripe_standin_rules import ROUTES, StripeError, check_params, decode_form
@@ -78,7 +78,9 @@ class StandinRequest(msgspec.Struct, frozen=True, kw_only=True):
     status: int
 
 
-class StripeStandin(StripeApi):
+class StripeStandin(ServedInThread, StripeApi):
+    thread_name = "stripe-standin"
+
     """A threaded HTTP server on 127.0.0.1 (a free port) that plays Stripe."""
 
     def __init__(
@@ -110,40 +112,8 @@ class StripeStandin(StripeApi):
     # -- running -------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def webhook_secret(self) -> str:
         return self.webhook_secrets[0]
-
-    def start(self) -> StripeStandin:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="stripe-standin",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StripeStandin:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- the clock, failures, webhooks, usage ---------------------------------------------
 
