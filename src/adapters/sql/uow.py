@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -14,12 +15,17 @@ from core.kernel import AfterCommit, Clock, DomainEvent, IdGenerator
 
 logger = logging.getLogger(__name__)
 
+# Sees the events a commit is about to store, in its transaction (the audit log's).
+CommitObserver = Callable[[AsyncSession, Sequence[DomainEvent], datetime], Awaitable[None]]
+
 
 class SqlUnitOfWork:
     """``UnitOfWork`` over one ``AsyncSession``.
 
     ``on_events_committed`` is called after a commit that stored events (the composition
     root passes the relay's ``wake``), so subscribers hear of them at once.
+    ``observers`` see each commit's events in its transaction before they are stored;
+    ``before_commit`` callbacks run then too (both: the audit log's entries).
     """
 
     def __init__(
@@ -28,6 +34,7 @@ class SqlUnitOfWork:
         clock: Clock,
         ids: IdGenerator,
         on_events_committed: Callable[[], None] | None = None,
+        observers: Sequence[CommitObserver] = (),
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
@@ -36,6 +43,8 @@ class SqlUnitOfWork:
         self._session: AsyncSession | None = None
         self._events: list[DomainEvent] = []
         self._after_commit: list[AfterCommit] = []
+        self._before_commit: list[AfterCommit] = []
+        self._observers = tuple(observers)
 
     @property
     def session(self) -> AsyncSession:
@@ -75,9 +84,19 @@ class SqlUnitOfWork:
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
 
+    def before_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` in the transaction, just before it commits."""
+        self._before_commit.append(callback)
+
     async def commit(self) -> None:
         events, self._events = self._events, []
-        await store_events(self.session, events, self._ids, self._clock.now())
+        now = self._clock.now()
+        before, self._before_commit = self._before_commit, []
+        for step in before:
+            await step()
+        for observe in self._observers:
+            await observe(self.session, events, now)
+        await store_events(self.session, events, self._ids, now)
         await self.session.commit()
         callbacks, self._after_commit = self._after_commit, []
         if events and self._on_events_committed is not None:
@@ -93,5 +112,6 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         self._events.clear()
         self._after_commit.clear()
+        self._before_commit.clear()
         if self._session is not None:
             await self._session.rollback()

@@ -1,4 +1,7 @@
-"""Events the billing system publishes (schemas in contracts/events/)."""
+"""Events the billing system publishes (schemas in contracts/events/).
+
+Subscription changes, credit purchases and failed invoice payments declare
+``audit_action``: each is also an audit log entry (docs/systems/safety/audit.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ class SubscriptionEvent(DomainEvent, frozen=True, kw_only=True):
     """Base of the subscription events: which subscription of which workspace, its plan
     and its status after the change (a ``SubscriptionStatus`` value)."""
 
+    audit_target = ("subscription", "subscription_id")
+
     workspace_id: str
     subscription_id: str
     plan: str
@@ -23,6 +28,7 @@ class SubscriptionCreated(SubscriptionEvent, frozen=True, kw_only=True):
     trial starts."""
 
     name = "billing.subscription_created"
+    audit_action = "subscription.created"
 
     interval: str
     currency: str
@@ -34,6 +40,7 @@ class SubscriptionTrialStarted(SubscriptionEvent, frozen=True, kw_only=True):
     ``trial_end``."""
 
     name = "billing.subscription_trial_started"
+    audit_action = "subscription.trial_started"
 
     trial_end: AwareDatetime
 
@@ -43,6 +50,7 @@ class SubscriptionActivated(SubscriptionEvent, frozen=True, kw_only=True):
     trial): full access for the period."""
 
     name = "billing.subscription_activated"
+    audit_action = "subscription.activated"
 
     from_status: str
     current_period_start: AwareDatetime
@@ -56,6 +64,7 @@ class PaymentFailed(SubscriptionEvent, frozen=True, kw_only=True):
     attempt, which a provider's retries raise even when the status does not change."""
 
     name = "billing.payment_failed"
+    audit_action = "subscription.payment_failed"
 
     past_due_since: AwareDatetime
 
@@ -64,6 +73,7 @@ class SubscriptionPastDue(SubscriptionEvent, frozen=True, kw_only=True):
     """A subscription's payment failed and it became ``past_due``: dunning starts."""
 
     name = "billing.subscription_past_due"
+    audit_action = "subscription.past_due"
 
     from_status: str
     past_due_since: AwareDatetime
@@ -74,6 +84,7 @@ class SubscriptionUnpaid(SubscriptionEvent, frozen=True, kw_only=True):
     plan until the workspace pays."""
 
     name = "billing.subscription_unpaid"
+    audit_action = "subscription.unpaid"
 
     past_due_since: AwareDatetime
 
@@ -82,6 +93,7 @@ class SubscriptionRecovered(SubscriptionEvent, frozen=True, kw_only=True):
     """A past-due or unpaid subscription was paid and is active again."""
 
     name = "billing.subscription_recovered"
+    audit_action = "subscription.recovered"
 
     from_status: str
 
@@ -90,6 +102,7 @@ class SubscriptionPaused(SubscriptionEvent, frozen=True, kw_only=True):
     """A subscription was paused: no charges, entitlements of the free plan."""
 
     name = "billing.subscription_paused"
+    audit_action = "subscription.paused"
 
     from_status: str
 
@@ -98,12 +111,14 @@ class SubscriptionResumed(SubscriptionEvent, frozen=True, kw_only=True):
     """A paused subscription is active again."""
 
     name = "billing.subscription_resumed"
+    audit_action = "subscription.resumed"
 
 
 class SubscriptionCancelScheduled(SubscriptionEvent, frozen=True, kw_only=True):
     """The subscription will end at ``cancel_at``, the end of its current period."""
 
     name = "billing.subscription_cancel_scheduled"
+    audit_action = "subscription.cancel_scheduled"
 
     cancel_at: AwareDatetime | None
 
@@ -112,6 +127,7 @@ class SubscriptionCancelUndone(SubscriptionEvent, frozen=True, kw_only=True):
     """A scheduled cancellation was withdrawn before the period ended: it renews again."""
 
     name = "billing.subscription_cancel_undone"
+    audit_action = "subscription.cancel_undone"
 
 
 class SubscriptionCanceled(SubscriptionEvent, frozen=True, kw_only=True):
@@ -119,6 +135,7 @@ class SubscriptionCanceled(SubscriptionEvent, frozen=True, kw_only=True):
     scheduled (``at_period_end``). Canceled is final."""
 
     name = "billing.subscription_canceled"
+    audit_action = "subscription.canceled"
 
     from_status: str
     at_period_end: bool
@@ -131,12 +148,14 @@ class SubscriptionExpired(SubscriptionEvent, frozen=True, kw_only=True):
     final)."""
 
     name = "billing.subscription_expired"
+    audit_action = "subscription.expired"
 
 
 class SubscriptionRenewed(SubscriptionEvent, frozen=True, kw_only=True):
     """A subscription's period rolled over into a new one."""
 
     name = "billing.subscription_renewed"
+    audit_action = "subscription.renewed"
 
     current_period_start: AwareDatetime
     current_period_end: AwareDatetime
@@ -147,6 +166,7 @@ class SubscriptionPlanChanged(SubscriptionEvent, frozen=True, kw_only=True):
     applied when the period rolled."""
 
     name = "billing.subscription_plan_changed"
+    audit_action = "subscription.plan_changed"
 
     from_plan: str
     from_interval: str
@@ -158,6 +178,7 @@ class SubscriptionPlanChangeScheduled(SubscriptionEvent, frozen=True, kw_only=Tr
     period ends, at ``effective_at``; until then ``plan`` stays in effect."""
 
     name = "billing.subscription_plan_change_scheduled"
+    audit_action = "subscription.plan_change_scheduled"
 
     to_plan: str
     to_interval: str
@@ -168,6 +189,7 @@ class SubscriptionPlanChangeCanceled(SubscriptionEvent, frozen=True, kw_only=Tru
     """A scheduled plan change was withdrawn: ``plan`` stays in effect."""
 
     name = "billing.subscription_plan_change_canceled"
+    audit_action = "subscription.plan_change_canceled"
 
     to_plan: str
 
@@ -176,6 +198,7 @@ class SeatsChanged(SubscriptionEvent, frozen=True, kw_only=True):
     """The number of seats billed changed (members joined or left)."""
 
     name = "billing.seats_changed"
+    audit_action = "subscription.seats_changed"
 
     from_seats: int
     seats: int
@@ -186,6 +209,7 @@ class SubscriptionSynced(SubscriptionEvent, frozen=True, kw_only=True):
     explains it (``changed`` names the fields that moved)."""
 
     name = "billing.subscription_synced"
+    audit_action = "subscription.synced"
 
     from_status: str
     changed: tuple[str, ...]
@@ -227,6 +251,8 @@ class InvoicePaymentFailed(DomainEvent, frozen=True, kw_only=True):
     sends one message per attempt. ``invoice_id`` is the provider's."""
 
     name = "billing.invoice_payment_failed"
+    audit_action = "invoice.payment_failed"
+    audit_target = ("invoice", "invoice_id")
 
     workspace_id: str
     provider: str
@@ -241,6 +267,8 @@ class CreditsPurchased(DomainEvent, frozen=True, kw_only=True):
     """A one-off purchase of a credit pack was paid and its credits granted."""
 
     name = "billing.credits_purchased"
+    audit_action = "credits.purchased"
+    audit_target = ("credit_grant", "grant_id")
 
     workspace_id: str
     product: str

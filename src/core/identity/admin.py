@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import msgspec
 
 from core.identity.errors import EmailTakenError
-from core.identity.events import UserBanned, UserRegistered, UserUnbanned
+from core.identity.events import StaffRoleChanged, UserBanned, UserRegistered, UserUnbanned
 from core.identity.model import StaffRole, User, normalize_email
 from core.identity.ports import PasswordHasher, PasswordPolicy, SessionRepository, UserRepository
 from core.identity.service import USER_NAME_MAX_LENGTH, check_new_password
@@ -248,6 +248,7 @@ class StaffService:
                 )
             await self._users.set_staff_role(existing.id, role)
             existing.staff_role = role
+            self._staff_role_changed(existing.id, None, role)
             return StaffCreated(user=existing, promoted=True)
         if password is None:
             raise ValidationError("a new staff account needs a password", field="password")
@@ -269,6 +270,7 @@ class StaffService:
         except EmailTakenError as exc:  # created since the lookup
             raise AlreadyStaffError(f"{normalized} was registered meanwhile: run again") from exc
         self._uow.raise_event(UserRegistered(occurred_at=now, user_id=user.id, email=user.email))
+        self._staff_role_changed(user.id, None, role)
         return StaffCreated(user=user, promoted=False)
 
     async def set_staff_role(
@@ -283,8 +285,18 @@ class StaffService:
             raise UserNotFoundError(f"no user has the email {email.strip()!r}")
         if user.staff_role != role:
             await self._users.set_staff_role(user.id, role)
+            self._staff_role_changed(user.id, user.staff_role, role)
             user.staff_role = role
         return user
+
+    def _staff_role_changed(
+        self, user_id: str, from_role: StaffRole | None, role: StaffRole | None
+    ) -> None:
+        self._uow.raise_event(
+            StaffRoleChanged(
+                occurred_at=self._clock.now(), user_id=user_id, from_role=from_role, role=role
+            )
+        )
 
     async def _get(self, user_id: str) -> User:
         user = await self._users.get(user_id)

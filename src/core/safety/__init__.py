@@ -5,6 +5,17 @@ What other systems use: kill switches (``KillSwitchBoard.check``), breakers arou
 provider calls, flag evaluation, the audit log, and the data-subject port each system
 implements for export and erasure."""
 
+from core.safety.audit import (
+    AuditBreak,
+    AuditEntry,
+    AuditFilter,
+    AuditLog,
+    AuditPage,
+    AuditRecord,
+    AuditStore,
+    AuditVerification,
+    verify,
+)
 from core.safety.context import (
     ActorType,
     RequestContext,
@@ -28,6 +39,14 @@ from core.safety.snapshots import Snapshots, Topic, VersionStore
 __all__ = [
     "KILL_SWITCHES",
     "ActorType",
+    "AuditBreak",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditLog",
+    "AuditPage",
+    "AuditRecord",
+    "AuditStore",
+    "AuditVerification",
     "KillSwitch",
     "KillSwitchBoard",
     "KillSwitchEngagedError",
@@ -43,4 +62,5 @@ __all__ = [
     "current_context",
     "set_context",
     "update_context",
+    "verify",
 ]

@@ -24,19 +24,21 @@ class ApplicationContainer(containers.DeclarativeContainer):
     kernel = providers.Container(KernelContainer, settings=settings)
     database = providers.Container(DatabaseContainer, settings=settings)
 
+    safety = providers.Container(
+        SafetyContainer, settings=settings, kernel=kernel, database=database
+    )
+
     # Set after a commit that stored events, so the relay delivers them at once.
     outbox_wakeup = providers.Singleton(asyncio.Event)
-    # One transaction per request or job; every system's use cases share it.
+    # One transaction per request or job; every system's use cases share it. Its
+    # auditable events become audit entries in it (safety.audit_events).
     unit_of_work = providers.Factory(
         SqlUnitOfWork,
         session_factory=database.session_factory,
         clock=kernel.clock,
         ids=kernel.ids,
         on_events_committed=outbox_wakeup.provided.set,
-    )
-
-    safety = providers.Container(
-        SafetyContainer, settings=settings, kernel=kernel, database=database
+        observers=providers.List(safety.audit_events),
     )
     workflows = providers.Container(
         WorkflowsContainer,

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.safety.audit import AuditEvents, SqlAuditStore
 from adapters.sql.safety.stores import SqlKillSwitchStore, SqlVersionStore
 from adapters.sql.uow import SqlUnitOfWork
-from core.kernel import IdGenerator
+from core.kernel import Clock, IdGenerator
 from core.safety import (
     KILL_SWITCHES,
+    AuditLog,
     KillSwitchBoard,
     KillSwitchService,
     Snapshots,
@@ -55,9 +57,14 @@ def _kill_switches(*, uow: SqlUnitOfWork, ids: IdGenerator) -> KillSwitchService
     return KillSwitchService(KillSwitchBoard(KILL_SWITCHES), store)
 
 
+def _audit(*, uow: SqlUnitOfWork, ids: IdGenerator, clock: Clock) -> AuditLog:
+    return AuditLog(SqlAuditStore(uow.session, ids), clock, uow=uow)
+
+
 class SafetyContainer(containers.DeclarativeContainer):
     """Safety: ``snapshots`` (one per process, refreshed by the poller the app and the
-    worker run), and the use cases: ``kill_switches(uow=uow)``, ``versions(session)``."""
+    worker run), and the use cases: ``kill_switches(uow=uow)``, ``versions(session)``,
+    ``audit(uow=uow)``."""
 
     settings = providers.Dependency(instance_of=Settings)
     kernel = providers.DependenciesContainer()
@@ -69,6 +76,10 @@ class SafetyContainer(containers.DeclarativeContainer):
     paused_queues = providers.Singleton(_paused_queues, snapshots=snapshots)
     versions = providers.Factory(SqlVersionStore)  # (session)
     kill_switches = providers.Factory(_kill_switches, ids=kernel.ids)
+    # The audit log: ``audit(uow=uow).record(AuditRecord(...))``; ``audit_events`` is the
+    # unit of work's observer that records auditable events in their transaction.
+    audit = providers.Factory(_audit, ids=kernel.ids, clock=kernel.clock)
+    audit_events = providers.Singleton(AuditEvents, ids=kernel.ids)
     # Feature flags (docs/systems/safety/flags.md): ``flags()`` evaluates from this
     # process's snapshot; ``flag_service(uow=uow)`` changes flags and segments.
     flags = providers.Singleton(

@@ -47,4 +47,7 @@ kill_switch_changes = Table(
     Index("ix_safety_kill_switch_changes_name", "name", "id"),
 )
 
+# Each part's tables, defined on ``metadata`` in modules of their own.
+from adapters.sql.safety import audit_tables  # noqa: E402, F401
+
 from adapters.sql.safety import flag_tables  # noqa: E402, F401
