@@ -143,6 +143,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     webhooks_timeout_seconds: float = 10.0
     webhooks_disable_after_days: int = 5
     webhooks_delivery_retention_days: int = 30
+    # Data export and deletion (docs/systems/safety/data.md): how long an export's
+    # download link works, and how long a deleted account can still be restored.
+    data_export_link_hours: int = 24
+    account_deletion_grace_days: int = 30
 
     @property
     def templates_strict(self) -> bool:
@@ -361,6 +365,11 @@ def _webhook_problems(settings: Settings) -> list[str]:
         problems.append(f"{env_name('webhooks_delivery_retention_days')} must be at least 1")
     if settings.notifications_retention_days < 1:
         problems.append(f"{env_name('notifications_retention_days')} must be at least 1")
+    if settings.data_export_link_hours < 1 or settings.account_deletion_grace_days < 0:
+        problems.append(
+            f"{env_name('data_export_link_hours')} must be at least 1 and "
+            f"{env_name('account_deletion_grace_days')} 0 or more"
+        )
     return problems
 
 

@@ -21,6 +21,7 @@ from core.safety import (
     Topic,
 )
 from entrypoints.safety.flags_wiring import flag_loader, flag_reader, make_flag_service
+from entrypoints.safety.data_wiring import local_archives, make_data_service
 from entrypoints.settings import Settings
 
 
@@ -86,3 +87,12 @@ class SafetyContainer(containers.DeclarativeContainer):
         flag_reader, snapshots=snapshots, settings=settings, clock=kernel.clock
     )
     flag_service = providers.Factory(make_flag_service, clock=kernel.clock, ids=kernel.ids)
+    # Data export and deletion (docs/systems/safety/data.md): ``data(uow=uow)``.
+    archives = providers.Singleton(local_archives, settings=settings)
+    data = providers.Factory(
+        make_data_service,
+        settings=settings,
+        clock=kernel.clock,
+        ids=kernel.ids,
+        archives=archives,
+    )

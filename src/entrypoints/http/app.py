@@ -43,6 +43,12 @@ from entrypoints.http.notifications.unsubscribe import UnsubscribeController
 from entrypoints.http.notifications.webhooks import EmailWebhooksController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
+from entrypoints.http.safety.data import (
+    DataAdminController,
+    ExportDownloadController,
+    MyDataController,
+    WorkspaceDataController,
+)
 from entrypoints.http.safety.kill_switches import KillSwitchesController, kill_switch_guard
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
@@ -101,6 +107,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         BillingAdminController,
         SandboxCheckoutController,
         KillSwitchesController,
+        MyDataController,
+        WorkspaceDataController,
+        ExportDownloadController,
+        DataAdminController,
     ]
 
 

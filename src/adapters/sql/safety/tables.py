@@ -51,3 +51,4 @@ kill_switch_changes = Table(
 from adapters.sql.safety import audit_tables  # noqa: E402, F401
 
 from adapters.sql.safety import flag_tables  # noqa: E402, F401
+from adapters.sql.safety import data_tables  # noqa: E402, F401

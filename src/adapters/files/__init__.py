@@ -1,0 +1,1 @@
+"""Adapters on the local filesystem (standard library only)."""
