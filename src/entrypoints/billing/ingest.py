@@ -173,11 +173,16 @@ async def apply_stored_event(
 
 def _retryable(error: Exception) -> bool:
     """Errors worth another attempt: the provider or the database being unavailable,
-    a concurrent update. Domain errors other than those will fail the same way again."""
+    a provider's circuit breaker open, a concurrent update. Domain errors other than
+    those will fail the same way again."""
     from core.billing.errors import ConcurrentSubscriptionUpdateError
     from core.kernel import DomainError
+    from core.safety.breakers import CircuitOpenError
 
-    if isinstance(error, PaymentProviderUnavailableError | ConcurrentSubscriptionUpdateError):
+    if isinstance(
+        error,
+        PaymentProviderUnavailableError | ConcurrentSubscriptionUpdateError | CircuitOpenError,
+    ):
         return True
     return not isinstance(error, DomainError | ValueError | msgspec.DecodeError)
 

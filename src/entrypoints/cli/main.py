@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from entrypoints.cli.billing import add_billing_parser
+from entrypoints.cli.breakers import add_breakers_parser
 from entrypoints.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -318,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mail_parser(sub)
     add_billing_parser(sub)
     add_kill_switch_parser(sub)
+    add_breakers_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -50,13 +50,21 @@ class ApplicationContainer(containers.DeclarativeContainer):
         paused_queues=safety.paused_queues,
     )
     notifications = providers.Container(
-        NotificationsContainer, settings=settings, kernel=kernel, workflows=workflows
+        NotificationsContainer,
+        settings=settings,
+        kernel=kernel,
+        workflows=workflows,
+        breakers=safety.breakers,
     )
     identity = providers.Container(
         IdentityContainer, settings=settings, kernel=kernel, notifications=notifications
     )
     billing = providers.Container(
-        BillingContainer, settings=settings, kernel=kernel, database=database
+        BillingContainer,
+        settings=settings,
+        kernel=kernel,
+        database=database,
+        breakers=safety.breakers,
     )
 
 

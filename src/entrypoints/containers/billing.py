@@ -28,6 +28,8 @@ from core.billing.payments import PaymentProvider
 from core.billing.service import BillingService
 from core.billing.webhooks import WebhookProcessor
 from core.kernel import Clock, IdGenerator
+from core.safety.breaker_registry import BreakerRegistry
+from entrypoints.safety.guarded import guard_payments
 from entrypoints.settings import Settings
 
 
@@ -221,17 +223,24 @@ class BillingContainer(containers.DeclarativeContainer):
     sandbox_database = providers.Singleton(
         SandboxDatabase, settings=settings, session_factory=database.session_factory
     )
-    payment_provider = providers.Selector(
-        settings.provided.payments_provider,
-        sandbox=providers.Singleton(
-            _sandbox,
-            database=sandbox_database,
-            clock=kernel.clock,
-            ids=kernel.ids,
-            settings=settings,
+    # The circuit breakers of this process (safety): every provider call goes through
+    # the "payments" breaker (entrypoints/safety/guarded.py).
+    breakers = providers.Dependency(instance_of=BreakerRegistry)
+    payment_provider = providers.Singleton(
+        guard_payments,
+        provider=providers.Selector(
+            settings.provided.payments_provider,
+            sandbox=providers.Singleton(
+                _sandbox,
+                database=sandbox_database,
+                clock=kernel.clock,
+                ids=kernel.ids,
+                settings=settings,
+            ),
+            stripe=providers.Singleton(_stripe, clock=kernel.clock, settings=settings),
+            dodo=providers.Singleton(_dodo, clock=kernel.clock, settings=settings),
         ),
-        stripe=providers.Singleton(_stripe, clock=kernel.clock, settings=settings),
-        dodo=providers.Singleton(_dodo, clock=kernel.clock, settings=settings),
+        breakers=breakers,
     )
     # Each workspace's access, for a few seconds (core/billing/entitlements.py).
     access_cache = providers.Singleton(AccessCache)

@@ -29,8 +29,10 @@ from core.notifications import (
     TemplateRenderer,
     UnsubscribeTokens,
 )
+from core.safety.breaker_registry import BreakerRegistry
 from core.workflows import WORKFLOWS_NOTIFICATIONS, JobQueue
 from entrypoints.notifications import JobDeliveryQueue
+from entrypoints.safety.guarded import guard_email
 from entrypoints.settings import Settings
 
 
@@ -102,15 +104,21 @@ class NotificationsContainer(containers.DeclarativeContainer):
     )
     # Who the delivery job hands email to: Resend (adapters/resend) when
     # NINEFOLD_EMAIL_PROVIDER=resend; None with the outbox, where mail stays.
-    email_transport = providers.Selector(
-        settings.provided.email_provider,
-        resend=providers.Singleton(
-            ResendEmailSender,
-            api_key=settings.provided.resend_api_key,
-            sender=settings.provided.email_from,
-            base_url=settings.provided.resend_base_url,
+    # Behind the "email" circuit breaker of this process (entrypoints/safety/guarded.py).
+    breakers = providers.Dependency(instance_of=BreakerRegistry)
+    email_transport = providers.Singleton(
+        guard_email,
+        transport=providers.Selector(
+            settings.provided.email_provider,
+            resend=providers.Singleton(
+                ResendEmailSender,
+                api_key=settings.provided.resend_api_key,
+                sender=settings.provided.email_from,
+                base_url=settings.provided.resend_base_url,
+            ),
+            outbox=providers.Object(None),
         ),
-        outbox=providers.Object(None),
+        breakers=breakers,
     )
     # SMS: the outbox is the only adapter so far (docs/systems/notifications.md, "Adding
     # an SMS provider"). Takes the session of the unit of work: sms_sender(uow.session).

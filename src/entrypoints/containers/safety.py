@@ -3,12 +3,14 @@ and breaker overrides register their topics too) and the use cases on a unit of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.sql.safety.audit import AuditEvents, SqlAuditStore
+from adapters.sql.safety.breaker_store import SqlBreakerStore
 from adapters.sql.safety.stores import SqlKillSwitchStore, SqlVersionStore
 from adapters.sql.uow import SqlUnitOfWork
 from core.kernel import Clock, IdGenerator
@@ -19,6 +21,13 @@ from core.safety import (
     KillSwitchService,
     Snapshots,
     Topic,
+)
+from core.safety.breaker_registry import (
+    BREAKERS,
+    BreakerOverride,
+    BreakerRegistry,
+    BreakerService,
+    BreakerSpec,
 )
 from entrypoints.safety.flags_wiring import flag_loader, flag_reader, make_flag_service
 from entrypoints.safety.data_wiring import local_archives, make_data_service
@@ -36,6 +45,12 @@ def _snapshots(read_sessions: async_sessionmaker[AsyncSession], ids: IdGenerator
         return KillSwitchBoard(KILL_SWITCHES, states)
 
     snapshots = Snapshots(read_versions, {Topic.KILL_SWITCHES: load_kill_switches})
+
+    async def load_breaker_overrides() -> dict[str, BreakerOverride]:
+        async with read_sessions() as session:
+            return dict(await SqlBreakerStore(session).overrides())
+
+    snapshots.register(Topic.BREAKERS, load_breaker_overrides)
     snapshots.register(Topic.FLAGS, flag_loader(read_sessions))
     return snapshots
 
@@ -56,6 +71,27 @@ def _paused_queues(snapshots: Snapshots) -> Callable[[], frozenset[str]]:
 def _kill_switches(*, uow: SqlUnitOfWork, ids: IdGenerator) -> KillSwitchService:
     store = SqlKillSwitchStore(uow.session, ids)
     return KillSwitchService(KillSwitchBoard(KILL_SWITCHES), store)
+
+
+def _breakers(
+    *, specs: Sequence[BreakerSpec], clock: Clock, snapshots: Snapshots, timer: Callable[[], float]
+) -> BreakerRegistry:
+    """This process's breakers; staff overrides come from the breakers' snapshot."""
+
+    def overrides() -> Mapping[str, BreakerOverride]:
+        if not snapshots.has(Topic.BREAKERS):
+            return {}
+        found: Mapping[str, BreakerOverride] = snapshots.get(Topic.BREAKERS)
+        return found
+
+    return BreakerRegistry(specs, clock, overrides=overrides, timer=timer)
+
+
+def _breaker_service(
+    *, uow: SqlUnitOfWork, specs: Sequence[BreakerSpec], ids: IdGenerator
+) -> BreakerService:
+    session = uow.session
+    return BreakerService(specs, SqlBreakerStore(session), SqlVersionStore(session), uow, ids)
 
 
 def _audit(*, uow: SqlUnitOfWork, ids: IdGenerator, clock: Clock) -> AuditLog:
@@ -81,6 +117,19 @@ class SafetyContainer(containers.DeclarativeContainer):
     # unit of work's observer that records auditable events in their transaction.
     audit = providers.Factory(_audit, ids=kernel.ids, clock=kernel.clock)
     audit_events = providers.Singleton(AuditEvents, ids=kernel.ids)
+    # Circuit breakers (docs/systems/safety/breakers.md): the declared ones (tests
+    # override them with smaller windows), the timer that measures calls, this
+    # process's registry, and staff's changes: ``breaker_service(uow=uow)``.
+    breaker_specs = providers.Object(BREAKERS)
+    breaker_timer = providers.Object(time.perf_counter)
+    breakers = providers.Singleton(
+        _breakers,
+        specs=breaker_specs,
+        clock=kernel.clock,
+        snapshots=snapshots,
+        timer=breaker_timer,
+    )
+    breaker_service = providers.Factory(_breaker_service, specs=breaker_specs, ids=kernel.ids)
     # Feature flags (docs/systems/safety/flags.md): ``flags()`` evaluates from this
     # process's snapshot; ``flag_service(uow=uow)`` changes flags and segments.
     flags = providers.Singleton(

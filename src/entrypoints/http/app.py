@@ -49,6 +49,7 @@ from entrypoints.http.safety.data import (
     MyDataController,
     WorkspaceDataController,
 )
+from entrypoints.http.safety.breakers import BreakersController
 from entrypoints.http.safety.kill_switches import KillSwitchesController, kill_switch_guard
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
@@ -107,6 +108,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         BillingAdminController,
         SandboxCheckoutController,
         KillSwitchesController,
+        BreakersController,
         MyDataController,
         WorkspaceDataController,
         ExportDownloadController,
