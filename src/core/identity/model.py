@@ -37,6 +37,7 @@ class Permission(enum.StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
     USAGE_WRITE = "usage:write"  # report metered usage (an API key's "usage scope")
+    AUDIT_READ = "audit:read"  # read and export the workspace's audit log (owners)
 
 
 class StaffRole(enum.StrEnum):

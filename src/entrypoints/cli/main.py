@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from entrypoints.cli.audit import act_as_operator, add_audit_parser
 from entrypoints.cli.billing import add_billing_parser
 from entrypoints.cli.breakers import add_breakers_parser
 from entrypoints.cli.common import (
@@ -319,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mail_parser(sub)
     add_billing_parser(sub)
     add_kill_switch_parser(sub)
+    add_audit_parser(sub)
     add_breakers_parser(sub)
 
     config = sub.add_parser("config", help="inspect the configuration")
@@ -336,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = act_as_operator()  # what the command records names the operator
     try:
         return int(args.handler(args))
     except ConfigurationError as exc:
@@ -346,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    finally:
+        previous()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from entrypoints.http.notifications.unsubscribe import UnsubscribeController
 from entrypoints.http.notifications.webhooks import EmailWebhooksController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
+from entrypoints.http.safety.audit import AuditAdminController, WorkspaceAuditController
 from entrypoints.http.safety.data import (
     DataAdminController,
     ExportDownloadController,
@@ -113,6 +114,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         WorkspaceDataController,
         ExportDownloadController,
         DataAdminController,
+        AuditAdminController,
+        WorkspaceAuditController,
     ]
 
 

@@ -34,6 +34,7 @@ from core.identity import (
 )
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.principal_cache import PrincipalCache
+from entrypoints.http.safety.acting import stamp
 from entrypoints.logging import add_log_context
 
 logger = logging.getLogger("ninefold.auth")
@@ -98,6 +99,8 @@ async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Principal
                 await _touch(container, principal)
             add_log_context(user_id=principal.user.id, session_id=principal.session.id)
     request.scope["state"]["principal"] = principal
+    if principal is not None:
+        stamp(request)
     return principal
 
 
@@ -126,6 +129,8 @@ async def authenticate_api_key(
                 await _touch_api_key(container, principal)
             add_log_context(api_key_id=principal.key.id)
     request.scope["state"]["api_key_principal"] = principal
+    if principal is not None:
+        stamp(request)
     return principal
 
 

@@ -18,6 +18,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.kernel.errors import PROBLEM_BASE
+from core.safety import RequestContext as ActingContext
+from core.safety import current_context, set_context
 from entrypoints.logging import reset_log_context, set_log_context
 
 logger = structlog.get_logger("ninefold.access")
@@ -121,6 +123,10 @@ class RequestContext:
             await send(message)
 
         token = set_log_context(request_id=request_id)
+        # Who acts, for the audit log: the request id now, the rest once known
+        # (entrypoints.http.safety.acting).
+        outer = current_context()
+        set_context(ActingContext(request_id=request_id))
         try:
             if self._hosts.allows_any or self._hosts.allows(_header(scope["headers"], b"host")):
                 await self._app(scope, receive, send_with_headers)
@@ -136,6 +142,7 @@ class RequestContext:
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
             reset_log_context(token)
+            set_context(outer)
 
 
 async def _refuse_host(path: str, request_id: str, send: Send) -> None:

@@ -4,7 +4,7 @@
 stored webhook events with their outcome. ``billing:manage`` (ops, superadmin): replay a
 stored event (applying is idempotent: what was applied stays applied once), and grant
 credits to a workspace with a reason (a staff grant in the ledger, with the staff
-member's id).
+member's id, and a ``credits.granted`` audit log entry).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from core.billing.ports import WebhookEventStatus
 from core.billing.service import BillingService
 from core.identity import Principal, StaffPermission, WorkspaceNotFoundError
 from core.kernel import TenantContext, ValidationError
+from core.safety import AuditRecord
 from entrypoints.billing.ingest import WebhookEventNotFoundError, replay_event
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.billing.schemas import (
@@ -202,4 +203,13 @@ class BillingAdminController(Controller):
             expires_at=data.expires_at,
             reason=f"{data.reason} (staff {principal.user.id})",
         )
+        granted = AuditRecord(
+            action="credits.granted",
+            workspace_id=data.workspace_id,
+            target_type="credit_grant",
+            target_id=grant.id,
+            after={"amount": data.amount, "expires_at": data.expires_at},
+            reason=data.reason,
+        )
+        await container_of(state).safety.audit(uow=uow).record(granted)
         return GrantOut.of(GrantBalance(grant=grant, remaining=grant.amount))

@@ -1,21 +1,25 @@
 """Workspace API keys: ``/api/v1/workspaces/{workspace_id}/api-keys``. Managing them
-needs ``api_keys:manage``; a new key's secret is in the creation's answer only."""
+needs ``api_keys:manage``; a new key's secret is in the creation's answer only. Creating
+and revoking one are audit log entries (``api_key.created``, ``api_key.revoked``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from adapters.sql.uow import SqlUnitOfWork
 from core.identity import ApiKey, ApiKeyService, Permission, WorkspaceAccess
+from core.safety import AuditRecord
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.identity.workspaces import provide_access, tenant_guard
+from entrypoints.http.safety.acting import record as audit
 
 Uow = NamedDependency[SqlUnitOfWork]
 Access = NamedDependency[WorkspaceAccess]
@@ -87,10 +91,29 @@ class ApiKeysController(Controller):
         opt={"permission": "api_keys:manage"},
     )
     async def create(
-        self, state: State, access: Access, data: JSONBody[NewApiKey], uow: Uow
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        access: Access,
+        data: JSONBody[NewApiKey],
+        uow: Uow,
     ) -> NewApiKeyOut:
         created = await _service(state, uow).create(
             access, data.name, data.permissions, data.expires_at
+        )
+        key = created.key
+        after = {
+            "name": key.name,
+            "prefix": key.prefix,
+            "permissions": sorted(key.permissions),
+            "expires_at": key.expires_at,
+        }
+        await audit(
+            request,
+            uow,
+            AuditRecord(
+                action="api_key.created", target_type="api_key", target_id=key.id, after=after
+            ),
         )
         return NewApiKeyOut(
             **msgspec.structs.asdict(ApiKeyOut.of(created.key)), secret=created.secret
@@ -102,5 +125,17 @@ class ApiKeysController(Controller):
         status_code=204,
         opt={"permission": "api_keys:manage"},
     )
-    async def revoke(self, state: State, access: Access, key_id: FromPath[str], uow: Uow) -> None:
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        access: Access,
+        key_id: FromPath[str],
+        uow: Uow,
+    ) -> None:
         await _service(state, uow).revoke(access, key_id)
+        await audit(
+            request,
+            uow,
+            AuditRecord(action="api_key.revoked", target_type="api_key", target_id=key_id),
+        )

@@ -12,13 +12,18 @@ from litestar.params import FromPath, JSONBody
 
 from adapters.sql.uow import SqlUnitOfWork
 from core.identity import (
+    AccountBannedError,
     AccountService,
+    InvalidCredentialsError,
+    InvalidTwoFactorCodeError,
     Principal,
     SessionService,
     SignedIn,
+    TwoFactorChallengeError,
     TwoFactorRequired,
     TwoFactorService,
 )
+from core.safety import AuditRecord
 from entrypoints.containers import ApplicationContainer
 from entrypoints.http.auth import (
     clear_session_cookies,
@@ -47,9 +52,17 @@ from entrypoints.http.identity.schemas import (
     TwoFactorSignIn,
 )
 from entrypoints.http.principal_cache import PrincipalCache
+from entrypoints.http.safety.acting import record
+from entrypoints.http.safety.sign_ins import sign_in_refused, signed_in
 
 Uow = NamedDependency[SqlUnitOfWork]
 CurrentPrincipal = NamedDependency[Principal]
+
+
+def _about_me(
+    principal: Principal, action: str, after: dict[str, Any] | None = None
+) -> AuditRecord:
+    return AuditRecord(action=action, target_type="user", target_id=principal.user.id, after=after)
 
 
 def _container(state: State) -> ApplicationContainer:
@@ -178,12 +191,17 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], state: State, data: JSONBody[SignIn], uow: Uow
     ) -> Response[SignedInOut | TwoFactorChallengeOut]:
         sessions = _sessions(state, uow)
-        outcome = await sessions.sign_in(data.email, data.password, **_client(request))
+        try:
+            outcome = await sessions.sign_in(data.email, data.password, **_client(request))
+        except (InvalidCredentialsError, AccountBannedError) as refused:
+            await sign_in_refused(request, uow, refused, email=data.email)
+            raise
         if isinstance(outcome, TwoFactorRequired):
             challenge = TwoFactorChallengeOut(
                 challenge=outcome.challenge, expires_at=outcome.expires_at
             )
             return Response(challenge, headers={"Cache-Control": "no-store"})
+        await signed_in(request, uow, outcome, method="password")
         return _signed_in_response(state, outcome, data.transport)
 
     @post(
@@ -198,10 +216,16 @@ class AuthController(Controller):
         data: JSONBody[TwoFactorSignIn],
         uow: Uow,
     ) -> Response[SignedInOut]:
-        signed_in = await _two_factor(state, uow).complete_sign_in(
-            data.challenge, code=data.code, recovery_code=data.recovery_code, **_client(request)
-        )
-        return _signed_in_response(state, signed_in, data.transport)
+        try:
+            opened = await _two_factor(state, uow).complete_sign_in(
+                data.challenge, code=data.code, recovery_code=data.recovery_code, **_client(request)
+            )
+        except (InvalidTwoFactorCodeError, TwoFactorChallengeError, AccountBannedError) as refused:
+            await sign_in_refused(request, uow, refused, challenge=data.challenge)
+            raise
+        method = "recovery_code" if data.recovery_code and not data.code else "two_factor"
+        await signed_in(request, uow, opened, method=method)
+        return _signed_in_response(state, opened, data.transport)
 
     @post(
         "/sign-out",
@@ -243,21 +267,34 @@ class MeController(Controller):
 
     @delete("/sessions/{session_id:str}", summary="End one of my sessions", status_code=204)
     async def revoke(
-        self, state: State, principal: CurrentPrincipal, session_id: FromPath[str], uow: Uow
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        principal: CurrentPrincipal,
+        session_id: FromPath[str],
+        uow: Uow,
     ) -> None:
         await (
             _container(state)
             .identity.sessions(session=uow.session)
             .revoke_session(principal, session_id)
         )
+        ended = AuditRecord(
+            action="auth.session_revoked", target_type="session", target_id=session_id
+        )
+        await record(request, uow, ended)
 
     @post("/sessions/revoke-others", summary="End all my sessions but this one", status_code=200)
-    async def revoke_others(self, state: State, principal: CurrentPrincipal, uow: Uow) -> Revoked:
+    async def revoke_others(
+        self, request: Request[Any, Any, Any], state: State, principal: CurrentPrincipal, uow: Uow
+    ) -> Revoked:
         count = (
             await _container(state)
             .identity.sessions(session=uow.session)
             .revoke_other_sessions(principal)
         )
+        ended = _about_me(principal, "auth.sessions_revoked", after={"sessions": count})
+        await record(request, uow, ended)
         return Revoked(count)
 
 
@@ -299,6 +336,7 @@ class TwoFactorController(Controller):
             principal, data.code, ip=client["ip"]
         )
         signed_in = await _sessions(state, uow).rotate(principal, **client)
+        await record(request, uow, _about_me(principal, "auth.two_factor_enabled"))
         body = RecoveryCodesOut(recovery_codes=codes)
         if _by_bearer(request):
             body.token = signed_in.token
@@ -319,6 +357,7 @@ class TwoFactorController(Controller):
         uow: Uow,
     ) -> None:
         await _two_factor(state, uow).disable(principal, data.password, ip=_client(request)["ip"])
+        await record(request, uow, _about_me(principal, "auth.two_factor_disabled"))
 
     @post(
         "/recovery-codes",
@@ -336,6 +375,7 @@ class TwoFactorController(Controller):
         codes = await _two_factor(state, uow).regenerate_recovery_codes(
             principal, data.password, ip=_client(request)["ip"]
         )
+        await record(request, uow, _about_me(principal, "auth.recovery_codes_regenerated"))
         return Response(
             RecoveryCodesOut(recovery_codes=codes), headers={"Cache-Control": "no-store"}
         )

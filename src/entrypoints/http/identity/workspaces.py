@@ -37,6 +37,7 @@ from entrypoints.http.auth import (
     bears_api_key,
     provide_principal,
 )
+from entrypoints.http.safety.acting import stamp
 from entrypoints.logging import add_log_context
 
 Uow = NamedDependency[SqlUnitOfWork]
@@ -123,6 +124,7 @@ async def tenant_guard(
             )
         connection.scope["state"]["workspace_access"] = access
         add_log_context(workspace_id=access.workspace.id)
+        stamp(connection)
         return
     principal = await authenticate(connection)
     if principal is None:
@@ -133,6 +135,7 @@ async def tenant_guard(
         )
     connection.scope["state"]["workspace_access"] = access
     add_log_context(workspace_id=access.workspace.id)
+    stamp(connection)
 
 
 async def provide_access(request: Request[Any, Any, Any]) -> WorkspaceAccess:
