@@ -23,6 +23,7 @@ from core.workflows import (
 from entrypoints.billing.jobs import billing_schedules, register_billing_jobs
 from entrypoints.containers import ApplicationContainer
 from entrypoints.notifications import notification_schedules, register_notification_jobs
+from entrypoints.safety.flags_jobs import flag_schedules, register_flag_jobs
 from entrypoints.safety.data_jobs import data_schedules, register_data_jobs
 from entrypoints.webhooks import register_webhooks, webhook_schedules
 
@@ -55,6 +56,7 @@ def schedules() -> list[Schedule]:
         *webhook_schedules(),
         *notification_schedules(),
         *billing_schedules(),
+        *flag_schedules(),
         *data_schedules(),
     ]
 
@@ -98,4 +100,5 @@ def register_jobs(container: ApplicationContainer) -> None:
     register_webhooks(container)
     register_notification_jobs(container)
     register_billing_jobs(container)
+    register_flag_jobs(container)
     register_data_jobs(container)

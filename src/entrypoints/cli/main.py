@@ -24,6 +24,7 @@ from entrypoints.cli.common import (
     settings_for_command,
     with_container,
 )
+from entrypoints.cli.flags import add_flags_parser
 from entrypoints.cli.jobs import add_jobs_parser, positive_int, queue_list
 from entrypoints.cli.kill_switches import add_kill_switch_parser
 from entrypoints.cli.mail import add_mail_parser
@@ -319,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_notifications_parser(sub)
     add_mail_parser(sub)
     add_billing_parser(sub)
+    add_flags_parser(sub)
     add_kill_switch_parser(sub)
     add_audit_parser(sub)
     add_breakers_parser(sub)

@@ -51,6 +51,7 @@ from entrypoints.http.safety.data import (
     WorkspaceDataController,
 )
 from entrypoints.http.safety.breakers import BreakersController
+from entrypoints.http.safety.flags import FlagsAdminController, FlagsController
 from entrypoints.http.safety.kill_switches import KillSwitchesController, kill_switch_guard
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
@@ -108,6 +109,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         BillingWebhooksController,
         BillingAdminController,
         SandboxCheckoutController,
+        FlagsAdminController,
+        FlagsController,
         KillSwitchesController,
         BreakersController,
         MyDataController,
