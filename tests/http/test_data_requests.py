@@ -77,7 +77,7 @@ async def test_an_export_is_built_by_a_job_and_its_link_works_until_it_expires(
     (ready,) = ok(await client.get("/api/v1/me/exports", headers=ada.headers))
     assert ready["state"] == "ready"
     assert ready["expires_at"] is not None
-    download = await client.get(ready["download_url"])  # the link is the credential
+    download = await client.get(ready["download_url"], headers=ada.headers)
 
     assert download.status_code == 200, download.text
     assert download.headers["cache-control"] == "no-store"
@@ -87,15 +87,29 @@ async def test_an_export_is_built_by_a_job_and_its_link_works_until_it_expires(
     assert ready["size"] == len(download.content)
 
     clock.advance(timedelta(hours=settings.data_export_link_hours))
-    problem(await client.get(ready["download_url"]), 404, "safety/export-not-found")
+    expired_link = await client.get(ready["download_url"], headers=ada.headers)
+    problem(expired_link, 404, "safety/export-not-found")
     await run(container, (EXPIRE_EXPORTS, DataTick()))
     (expired,) = ok(await client.get("/api/v1/me/exports", headers=ada.headers))
     assert (expired["state"], expired["download_url"]) == ("expired", None)
     assert list((Path(settings.data_dir) / "exports").glob("*.zip")) == []
 
 
-async def test_an_unknown_link_answers_404(client: httpx.AsyncClient) -> None:
-    problem(await client.get("/api/v1/exports/nope"), 404, "safety/export-not-found")
+async def test_a_link_is_for_its_requester_only(
+    client: httpx.AsyncClient, container: ApplicationContainer
+) -> None:
+    ada = await person(client, container, "ada")
+    eve = await person(client, container, "eve")
+    ok(await client.post("/api/v1/me/export", headers=ada.headers), 202)
+    await run_jobs(container)
+    (ready,) = ok(await client.get("/api/v1/me/exports", headers=ada.headers))
+    link = ready["download_url"]
+
+    assert (await client.get(link)).status_code == 401  # a link leaked into a log
+    problem(await client.get(link, headers=eve.headers), 404, "safety/export-not-found")
+    unknown = await client.get("/api/v1/exports/nope", headers=ada.headers)
+    problem(unknown, 404, "safety/export-not-found")
+    assert (await client.get(link, headers=ada.headers)).status_code == 200
 
 
 async def test_a_workspace_export_is_for_its_owners_only(
@@ -115,7 +129,9 @@ async def test_a_workspace_export_is_for_its_owners_only(
 
     (ready,) = ok(await client.get(f"/api/v1/workspaces/{acme}/exports", headers=ada.headers))
     assert ready["id"] == asked["id"]
-    archive = zipfile.ZipFile(io.BytesIO((await client.get(ready["download_url"])).content))
+    link = ready["download_url"]
+    assert (await client.get(link, headers=bob.headers)).status_code == 404  # an admin
+    archive = zipfile.ZipFile(io.BytesIO((await client.get(link, headers=ada.headers)).content))
     members = json.loads(archive.read("identity/members.json"))
     assert {m["user_id"] for m in members} == {ada.user_id, bob.user_id}
     assert json.loads(archive.read("manifest.json"))["subject"] == {

@@ -230,7 +230,7 @@ async def test_an_export_holds_each_systems_part_of_the_users_data(
 
     (export,) = (await client.get("/api/v1/me/exports", headers=zeph.headers)).json()
     assert export["state"] == "ready", export
-    response = await client.get(export["download_url"])
+    response = await client.get(export["download_url"], headers=zeph.headers)
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"

@@ -202,6 +202,11 @@ async def test_a_link_works_until_it_expires_then_its_archive_goes(world: World)
     assert built.token is not None
     token = built.token
 
+    async def nobody(_: DataRequest) -> bool:
+        return False
+
+    with pytest.raises(ExportNotFoundError):
+        await world.service.download(token, allowed=nobody)
     found, archive = await world.service.download(token)
     world.clock.advance(24 * HOUR)
     with pytest.raises(ExportNotFoundError):

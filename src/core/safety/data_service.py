@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,11 +160,16 @@ class DataService:
             request.fail(error, self._clock.now())
             await self.requests.save(request)
 
-    async def download(self, token: str) -> tuple[DataRequest, bytes]:
-        """The archive behind a link; unknown, expired and unready links answer alike."""
+    async def download(
+        self, token: str, *, allowed: Callable[[DataRequest], Awaitable[bool]] | None = None
+    ) -> tuple[DataRequest, bytes]:
+        """The archive behind a link, for whom ``allowed`` accepts; unknown, expired,
+        unready and not allowed links answer alike."""
         request = await self.requests.by_token(token) if token else None
         now = self._clock.now()
         if request is None or not request.is_downloadable(now):
+            raise ExportNotFoundError()
+        if allowed is not None and not await allowed(request):
             raise ExportNotFoundError()
         archive = await self._archives.read(archive_name(token))
         if archive is None:

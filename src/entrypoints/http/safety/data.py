@@ -7,7 +7,8 @@
   cancel it during the grace period).
 - A workspace owner: ``POST /api/v1/workspaces/{id}/export``, ``GET …/exports``. A
   workspace is deleted with ``DELETE /api/v1/workspaces/{id}`` (identity's grace period).
-- Anyone holding a link: ``GET /api/v1/exports/{token}`` (the zip; 404 once expired).
+- The requester, signed in, with the link: ``GET /api/v1/exports/{token}`` (the zip;
+  404 once expired, and for anyone else: a link that leaks into a log is useless alone).
 - Staff with ``data:manage``: ``GET /api/v1/admin/data-requests``.
 
 Staff impersonating a user can neither export nor delete that user's data.
@@ -16,6 +17,7 @@ Staff impersonating a user can neither export nor delete that user's data.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,6 +27,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
+from adapters.sql.identity.repositories import SqlWorkspaceRepository
 from adapters.sql.uow import SqlUnitOfWork
 from core.identity import (
     Principal,
@@ -33,7 +36,7 @@ from core.identity import (
     WorkspaceRole,
     WrongPasswordError,
 )
-from core.kernel import PermissionDeniedError
+from core.kernel import PermissionDeniedError, TenantContext
 from core.safety import current_context
 from core.safety.data import (
     DataRequest,
@@ -67,7 +70,7 @@ class ExportOut(msgspec.Struct):
     expires_at: datetime | None = None
     size: int | None = None
     download_url: str | None = None
-    """While ready: the link (``GET``); anyone holding it may download until it expires."""
+    """While ready: the link (``GET``, signed in as its requester) until it expires."""
 
     @classmethod
     def of(cls, request: DataRequest, now: datetime) -> ExportOut:
@@ -274,17 +277,40 @@ class WorkspaceDataController(Controller):
         return Response([ExportOut.of(r, now) for r in found], headers=NO_STORE)
 
 
+def _requester_check(
+    uow: SqlUnitOfWork, principal: Principal
+) -> Callable[[DataRequest], Awaitable[bool]]:
+    """Who may use a link: the user it exports, or an owner of the workspace it exports.
+    A link copied into a log or a chat hands nothing over on its own."""
+
+    async def allowed(request: DataRequest) -> bool:
+        user_id = principal.user.id
+        if request.subject_kind is SubjectKind.USER:
+            return request.subject_id == user_id
+        tenant = TenantContext(request.subject_id, actor_id=user_id)
+        membership = await SqlWorkspaceRepository(uow.session).membership(tenant, user_id)
+        return membership is not None and membership.role is WorkspaceRole.OWNER
+
+    return allowed
+
+
 class ExportDownloadController(Controller):
     path = "/api/v1/exports"
     tags = ["me"]
+    dependencies = {"principal": Provide(provide_principal)}
 
     @get(
         "/{token:str}",
-        summary="Download an export's archive (the link is the credential; 404 once expired)",
+        summary="Download an export's archive (its requester, signed in; 404 once expired)",
         media_type="application/zip",
+        description="The link works for the user it exports, or an owner of the workspace "
+        "it exports, signed in: the token alone is not enough.",
     )
-    async def download(self, state: State, token: FromPath[str], uow: Uow) -> Response[bytes]:
-        request, archive = await _service(state, uow).download(token)
+    async def download(
+        self, state: State, token: FromPath[str], principal: CurrentPrincipal, uow: Uow
+    ) -> Response[bytes]:
+        allowed = _requester_check(uow, principal)
+        request, archive = await _service(state, uow).download(token, allowed=allowed)
         return Response(
             archive,
             media_type="application/zip",
