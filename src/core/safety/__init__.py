@@ -16,6 +16,14 @@ from core.safety.audit import (
     AuditVerification,
     verify,
 )
+from core.safety.breaker_registry import BREAKERS, BreakerRegistry, BreakerSpec
+from core.safety.breakers import (
+    BreakerConfig,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    WindowKind,
+)
 from core.safety.context import (
     ActorType,
     RequestContext,
@@ -37,6 +45,7 @@ from core.safety.kill_switches import (
 from core.safety.snapshots import Snapshots, Topic, VersionStore
 
 __all__ = [
+    "BREAKERS",
     "KILL_SWITCHES",
     "ActorType",
     "AuditBreak",
@@ -47,6 +56,12 @@ __all__ = [
     "AuditRecord",
     "AuditStore",
     "AuditVerification",
+    "BreakerConfig",
+    "BreakerRegistry",
+    "BreakerSpec",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "KillSwitch",
     "KillSwitchBoard",
     "KillSwitchEngagedError",
@@ -59,6 +74,7 @@ __all__ = [
     "Topic",
     "UnknownKillSwitchError",
     "VersionStore",
+    "WindowKind",
     "current_context",
     "set_context",
     "update_context",
