@@ -267,3 +267,24 @@ async def test_a_change_through_one_process_is_seen_by_another_within_two_second
         await close_container(other)
 
     assert seen_after < 2.0
+
+
+async def test_the_openfeature_provider_evaluates_the_stored_flags(
+    container: ApplicationContainer,
+) -> None:
+    from openfeature import api
+    from openfeature.evaluation_context import EvaluationContext as OpenFeatureContext
+
+    await create(container, beta(enabled=True, rules=(Rule(constraints=(PRO,)),)))
+    await container.safety.snapshots().refresh()
+    api.set_provider(container.safety.openfeature(), domain="ninefold-sql-tests")
+    try:
+        client = api.get_client("ninefold-sql-tests")
+        pro = OpenFeatureContext(targeting_key="usr_1", attributes={"plan": "pro"})
+
+        assert client.get_boolean_value("beta-dashboard", False, pro) is True
+        assert (
+            client.get_boolean_value("beta-dashboard", True, OpenFeatureContext("usr_1")) is False
+        )
+    finally:
+        api.clear_providers()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.openfeature import NinefoldProvider
 from adapters.sql.safety.flags import SqlFlagStore
 from adapters.sql.safety.stores import SqlVersionStore
 from adapters.sql.uow import SqlUnitOfWork
@@ -45,3 +46,8 @@ def flag_reader(snapshots: Snapshots, settings: Settings, clock: Clock) -> Flags
 def make_flag_service(*, uow: SqlUnitOfWork, clock: Clock, ids: IdGenerator) -> FlagService:
     session = uow.session
     return FlagService(SqlFlagStore(session), SqlVersionStore(session), uow, clock, ids)
+
+
+def openfeature_provider(flags: Flags) -> NinefoldProvider:
+    """The OpenFeature provider over this process's flags."""
+    return NinefoldProvider(flags.evaluate)
