@@ -80,6 +80,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     session_absolute_days: int = 30
     session_cache_seconds: float = 2.0
     staff_require_2fa: bool = False  # production requires it whatever this says
+    impersonation_max_minutes: int = 60  # at most 60: an hour is the ceiling
 
     payments_provider: Literal["sandbox", "stripe", "dodo"] = "sandbox"
     stripe_secret_key: str = ""
@@ -339,6 +340,8 @@ def _value_problems(settings: Settings) -> list[str]:
         )
     if not 0 <= settings.session_cache_seconds <= 60:
         problems.append(f"{env_name('session_cache_seconds')} must be between 0 and 60")
+    if not 1 <= settings.impersonation_max_minutes <= 60:
+        problems.append(f"{env_name('impersonation_max_minutes')} must be between 1 and 60")
     for proxy in settings.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

@@ -99,6 +99,7 @@ from core.identity.ports import (
 )
 from core.identity.service import IdentityService
 from core.identity.sessions import (
+    IMPERSONATION_TOKEN_PREFIX,
     SESSION_TOKEN_PREFIX,
     SessionService,
     SignedIn,
@@ -113,6 +114,7 @@ from core.identity.workspaces import WorkspaceAccess, WorkspaceService, workspac
 __all__ = [
     "API_KEY_TOKEN_PREFIX",
     "IDENTITY_NOTIFICATIONS",
+    "IMPERSONATION_TOKEN_PREFIX",
     "INVITATION_LIFETIME",
     "INVITATION_TOKEN_PREFIX",
     "ROLE_PERMISSIONS",

@@ -34,6 +34,10 @@ from core.identity.tokens import hash_token, new_token
 from core.kernel import Clock, IdGenerator
 
 SESSION_TOKEN_PREFIX = "nf_sess"
+IMPERSONATION_TOKEN_PREFIX = SESSION_TOKEN_PREFIX + "_imp"
+"""The tokens of sessions opened for staff impersonating a user (``core.safety``): a
+session token like any other, recognisable so that each request with one is checked
+against its impersonation."""
 CHALLENGE_TOKEN_PREFIX = "nf_2fa"
 USER_AGENT_MAX_LENGTH = 400
 IP_MAX_LENGTH = 64
@@ -123,17 +127,30 @@ class SessionService:
         await self._challenges.add(record)
         return TwoFactorRequired(token, record.expires_at, user)
 
-    async def open_session(self, user: User, *, ip: str = "", user_agent: str = "") -> SignedIn:
+    async def open_session(
+        self,
+        user: User,
+        *,
+        ip: str = "",
+        user_agent: str = "",
+        until: datetime | None = None,
+        impersonation: bool = False,
+    ) -> SignedIn:
+        """Open a session for ``user``. ``until`` ends it sooner than the policy would
+        (never later); ``impersonation`` gives its token ``IMPERSONATION_TOKEN_PREFIX``."""
         now = self._clock.now()
-        token = new_token(SESSION_TOKEN_PREFIX)
+        token = new_token(IMPERSONATION_TOKEN_PREFIX if impersonation else SESSION_TOKEN_PREFIX)
+        expires_at = now + self._policy.absolute
+        if until is not None:
+            expires_at = min(expires_at, until)
         session = AuthSession(
             id=self._ids.new("ses", now),
             user_id=user.id,
             token_hash=hash_token(token),
             created_at=now,
             last_seen_at=now,
-            expires_at=now + self._policy.absolute,
-            idle_expires_at=min(now + self._policy.idle, now + self._policy.absolute),
+            expires_at=expires_at,
+            idle_expires_at=min(now + self._policy.idle, expires_at),
             user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
             ip=ip[:IP_MAX_LENGTH],
         )
@@ -167,6 +184,10 @@ class SessionService:
         """A fresh token for the same user, the old session ended (privilege change)."""
         await self._sessions.revoke(principal.session.id, self._clock.now())
         return await self.open_session(principal.user, ip=ip, user_agent=user_agent)
+
+    async def end_session(self, session_id: str) -> None:
+        """End one session by its id, whoever's it is (an impersonation stopped)."""
+        await self._sessions.revoke(session_id, self._clock.now())
 
     async def sign_out(self, principal: Principal) -> None:
         await self._sessions.revoke(principal.session.id, self._clock.now())

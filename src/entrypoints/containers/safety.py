@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.identity.repositories import SqlUserRepository
 from adapters.sql.safety.audit import AuditEvents, SqlAuditStore
 from adapters.sql.safety.breaker_store import SqlBreakerStore
+from adapters.sql.safety.impersonations import SqlImpersonationStore
 from adapters.sql.safety.stores import SqlKillSwitchStore, SqlVersionStore
 from adapters.sql.uow import SqlUnitOfWork
+from core.identity import SessionService
 from core.kernel import Clock, IdGenerator
 from core.safety import (
     KILL_SWITCHES,
@@ -29,13 +33,9 @@ from core.safety.breaker_registry import (
     BreakerService,
     BreakerSpec,
 )
+from core.safety.impersonation import ImpersonationService
+from entrypoints.safety.flags_wiring import flag_loader, flag_reader, make_flag_service
 from entrypoints.safety.data_wiring import local_archives, make_data_service
-from entrypoints.safety.flags_wiring import (
-    flag_loader,
-    flag_reader,
-    make_flag_service,
-    openfeature_provider,
-)
 from entrypoints.settings import Settings
 
 
@@ -103,6 +103,25 @@ def _audit(*, uow: SqlUnitOfWork, ids: IdGenerator, clock: Clock) -> AuditLog:
     return AuditLog(SqlAuditStore(uow.session, ids), clock, uow=uow)
 
 
+def _impersonations(
+    *,
+    uow: SqlUnitOfWork,
+    sessions: SessionService,
+    clock: Clock,
+    ids: IdGenerator,
+    settings: Settings,
+) -> ImpersonationService:
+    return ImpersonationService(
+        uow=uow,
+        store=SqlImpersonationStore(uow.session),
+        users=SqlUserRepository(uow.session),
+        sessions=sessions,
+        clock=clock,
+        ids=ids,
+        max_duration=timedelta(minutes=settings.impersonation_max_minutes),
+    )
+
+
 class SafetyContainer(containers.DeclarativeContainer):
     """Safety: ``snapshots`` (one per process, refreshed by the poller the app and the
     worker run), and the use cases: ``kill_switches(uow=uow)``, ``versions(session)``,
@@ -141,8 +160,6 @@ class SafetyContainer(containers.DeclarativeContainer):
         flag_reader, snapshots=snapshots, settings=settings, clock=kernel.clock
     )
     flag_service = providers.Factory(make_flag_service, clock=kernel.clock, ids=kernel.ids)
-    # For code written against OpenFeature: api.set_provider(container.safety.openfeature())
-    openfeature = providers.Singleton(openfeature_provider, flags=flags)
     # Data export and deletion (docs/systems/safety/data.md): ``data(uow=uow)``.
     archives = providers.Singleton(local_archives, settings=settings)
     data = providers.Factory(
@@ -151,4 +168,9 @@ class SafetyContainer(containers.DeclarativeContainer):
         clock=kernel.clock,
         ids=kernel.ids,
         archives=archives,
+    )
+    # Impersonation (docs/systems/safety/impersonation.md): ``impersonations(uow=uow,
+    # sessions=<identity's session service on uow.session>)``.
+    impersonations = providers.Factory(
+        _impersonations, clock=kernel.clock, ids=kernel.ids, settings=settings
     )

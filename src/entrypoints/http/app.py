@@ -52,6 +52,11 @@ from entrypoints.http.safety.data import (
 )
 from entrypoints.http.safety.breakers import BreakersController
 from entrypoints.http.safety.flags import FlagsAdminController, FlagsController
+from entrypoints.http.safety.impersonation import (
+    ImpersonationController,
+    ImpersonationLayer,
+    ImpersonationsAdminController,
+)
 from entrypoints.http.safety.kill_switches import KillSwitchesController, kill_switch_guard
 from entrypoints.http.workflows.admin import JobsAdminController
 from entrypoints.http.workflows.webhooks import WebhooksController
@@ -119,6 +124,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         DataAdminController,
         AuditAdminController,
         WorkspaceAuditController,
+        ImpersonationsAdminController,
+        ImpersonationController,
     ]
 
 
@@ -176,6 +183,9 @@ def create_app(
         debug=False,
         logging_config=None,
     )
+    # Around every response, 404s included: impersonation sessions are marked, refused
+    # the staff endpoints and recorded (safety/impersonation.py).
+    app.asgi_handler = ImpersonationLayer(app.asgi_handler, container)
     # Outermost layer, around Litestar's exception handling, as Litestar does for CORS:
     # so request ids and security headers reach 404/405/413/500 responses too.
     app.asgi_handler = RequestContext(

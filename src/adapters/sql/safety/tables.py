@@ -53,3 +53,4 @@ from adapters.sql.safety import audit_tables  # noqa: E402, F401
 from adapters.sql.safety import flag_tables  # noqa: E402, F401
 from adapters.sql.safety import data_tables  # noqa: E402, F401
 from adapters.sql.safety import breaker_tables  # noqa: E402, F401
+from adapters.sql.safety import impersonation_tables  # noqa: E402, F401

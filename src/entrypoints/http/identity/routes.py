@@ -52,6 +52,7 @@ from entrypoints.http.identity.schemas import (
     TwoFactorSignIn,
 )
 from entrypoints.http.principal_cache import PrincipalCache
+from entrypoints.http.safety.impersonation import impersonator_of
 from entrypoints.http.safety.acting import record
 from entrypoints.http.safety.sign_ins import sign_in_refused, signed_in
 
@@ -246,8 +247,10 @@ class MeController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/", summary="The signed-in user")
-    async def me(self, principal: CurrentPrincipal) -> Me:
-        return Me.of(principal.user)
+    async def me(self, request: Request[Any, Any, Any], principal: CurrentPrincipal) -> Me:
+        me = Me.of(principal.user)
+        me.impersonated_by = impersonator_of(request)
+        return me
 
     @patch("/", summary="Change the signed-in user's profile")
     async def update_me(

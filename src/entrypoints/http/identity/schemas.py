@@ -29,6 +29,8 @@ class Me(msgspec.Struct):
     staff_role: str | None
     created_at: datetime
     two_factor_enabled: bool
+    impersonated_by: str | None = None
+    """On ``GET /api/v1/me`` in an impersonation session: the staff member's id."""
 
     @classmethod
     def of(cls, user: User) -> Me:
