@@ -274,3 +274,28 @@ def test_an_event_declaring_an_audit_action_is_a_record() -> None:
     )
     assert record.at == NOW
     assert record_of(_Quiet(occurred_at=NOW)) is None
+
+
+def test_pseudonymizing_an_email_leaves_longer_addresses_alone() -> None:
+    entries = _log(
+        AuditRecord(
+            action="member.invited",
+            after={"emails": ["bob@example.com", "jimbob@example.com", "bob@example.com.au"]},
+            reason="asked by bob@example.com.",
+        )
+    )
+
+    entries = _pseudonymize(entries, "bob@example.com", "deleted@invalid")
+
+    assert entries[0].after == {
+        "emails": ["deleted@invalid", "jimbob@example.com", "bob@example.com.au"]
+    }
+    assert entries[0].reason == "asked by deleted@invalid."
+    assert verify(entries) is None
+
+
+def test_an_id_is_not_found_inside_a_longer_one() -> None:
+    (entry,) = _log(AuditRecord(action="user.banned", target_type="user", target_id="usr_12"))
+
+    assert not names(entry, "usr_1")
+    assert names(entry, "usr_12")

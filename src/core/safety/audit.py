@@ -26,6 +26,7 @@ head row), so concurrent transactions never fork the chain.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -407,29 +408,36 @@ def verify(entries: Iterable[AuditEntry], head: tuple[int, str] | None = None) -
 # --- pseudonymization --------------------------------------------------------------------
 
 
-def _replace_id(value: Any, user_id: str, pseudonym: str) -> Any:
+def _occurrences(value: str) -> re.Pattern[str]:
+    """``value`` where it stands alone: not part of a longer id or address
+    (``bob@example.com`` is not in ``jimbob@example.com``; ``usr_1`` not in ``usr_12``)."""
+    return re.compile(rf"(?<![\w.%+\-@]){re.escape(value)}(?![\w\-@]|\.\w)")
+
+
+def _replace_id(value: Any, pattern: re.Pattern[str], pseudonym: str) -> Any:
     if isinstance(value, str):
-        return value.replace(user_id, pseudonym)
+        return pattern.sub(pseudonym, value)
     if isinstance(value, list):
-        return [_replace_id(item, user_id, pseudonym) for item in value]
+        return [_replace_id(item, pattern, pseudonym) for item in value]
     if isinstance(value, dict):
-        return {key: _replace_id(item, user_id, pseudonym) for key, item in value.items()}
+        return {key: _replace_id(item, pattern, pseudonym) for key, item in value.items()}
     return value
 
 
 def rewrite(entry: AuditEntry, user_id: str, pseudonym: str, by_seq: int) -> AuditEntry:
-    """``entry`` with ``user_id`` replaced by ``pseudonym`` in its personal fields, its
-    salt dropped, and marked as rewritten by the pseudonymization at ``by_seq``. Where
-    the user acted, the address and user agent go too."""
+    """``entry`` with ``user_id`` (an id or an email) replaced by ``pseudonym`` in its
+    personal fields, its salt dropped, and marked as rewritten by the pseudonymization
+    at ``by_seq``. Where the user acted, the address and user agent go too."""
+    pattern = _occurrences(user_id)
     acted = user_id in (entry.actor_id, entry.impersonator_id)
     return msgspec.structs.replace(
         entry,
-        actor_id=_replace_id(entry.actor_id, user_id, pseudonym),
-        impersonator_id=_replace_id(entry.impersonator_id, user_id, pseudonym),
-        target_id=_replace_id(entry.target_id, user_id, pseudonym),
-        before=_replace_id(entry.before, user_id, pseudonym),
-        after=_replace_id(entry.after, user_id, pseudonym),
-        reason=_replace_id(entry.reason, user_id, pseudonym),
+        actor_id=_replace_id(entry.actor_id, pattern, pseudonym),
+        impersonator_id=_replace_id(entry.impersonator_id, pattern, pseudonym),
+        target_id=_replace_id(entry.target_id, pattern, pseudonym),
+        before=_replace_id(entry.before, pattern, pseudonym),
+        after=_replace_id(entry.after, pattern, pseudonym),
+        reason=_replace_id(entry.reason, pattern, pseudonym),
         ip=None if acted else entry.ip,
         user_agent=None if acted else entry.user_agent,
         salt=None,
@@ -438,11 +446,16 @@ def rewrite(entry: AuditEntry, user_id: str, pseudonym: str, by_seq: int) -> Aud
 
 
 def names(entry: AuditEntry, user_id: str) -> bool:
-    """Whether ``user_id`` appears in the entry's personal fields."""
-    if user_id in (entry.actor_id, entry.impersonator_id):
-        return True
-    texts = (entry.target_id, entry.reason, _canonical.encode([entry.before, entry.after]).decode())
-    return any(text and user_id in text for text in texts)
+    """Whether ``user_id`` (an id or an email) stands in the entry's personal fields."""
+    pattern = _occurrences(user_id)
+    texts = (
+        entry.actor_id,
+        entry.impersonator_id,
+        entry.target_id,
+        entry.reason,
+        _canonical.encode([entry.before, entry.after]).decode(),
+    )
+    return any(text and pattern.search(text) for text in texts)
 
 
 class Pseudonymization(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from core.safety.audit import (
     AuditFilter,
     AuditRecord,
     chain,
+    names,
     pseudonymization,
     record_of,
     superseded_by,
@@ -189,7 +190,8 @@ class SqlAuditStore:
             c.reason.like(_like(user_id), escape="\\"),
         )
         rows = await self._session.execute(select(audit_entries).where(naming).order_by(c.seq))
-        named = [_entry(row) for row in rows.all()]
+        # LIKE finds candidates; ``names`` keeps those where the value stands alone.
+        named = [entry for entry in map(_entry, rows.all()) if names(entry, user_id)]
         if not named:
             return None
         held_before: list[AuditEntry] = []
