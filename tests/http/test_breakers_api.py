@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from adapters.sql.workflows.tables import outbox
 from core.identity import StaffRole
+from core.safety import AuditFilter
 from entrypoints.containers import ApplicationContainer
 from entrypoints.testing.people import Person, person, staff_member, workspace_of
 
@@ -98,7 +99,17 @@ async def test_forcing_open_refuses_provider_calls_and_is_recorded_and_audited(
     assert checkout.headers["retry-after"] == "30"
     async with container.unit_of_work() as uow:
         names = (await uow.session.execute(select(outbox.c.name))).scalars().all()
+        audited = await container.safety.audit(uow=uow).page(AuditFilter(action="breaker.*"))
     assert "safety.breaker_forced_open" in names
+    [entry] = audited.entries
+    assert (entry.action, entry.target_type, entry.target_id) == (
+        "breaker.forced_open",
+        "breaker",
+        "payments",
+    )
+    assert (entry.actor_id, entry.reason) == (ops.user_id, "Stripe incident INC-7")
+    assert entry.before == {"override": "none"}
+    assert entry.after == {"override": "forced_open"}
 
 
 async def test_force_closed_disables_it_and_reset_starts_it_afresh(
