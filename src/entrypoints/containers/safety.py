@@ -34,8 +34,13 @@ from core.safety.breaker_registry import (
     BreakerSpec,
 )
 from core.safety.impersonation import ImpersonationService
-from entrypoints.safety.flags_wiring import flag_loader, flag_reader, make_flag_service
 from entrypoints.safety.data_wiring import local_archives, make_data_service
+from entrypoints.safety.flags_wiring import (
+    flag_loader,
+    flag_reader,
+    make_flag_service,
+    openfeature_provider,
+)
 from entrypoints.settings import Settings
 
 
@@ -160,6 +165,8 @@ class SafetyContainer(containers.DeclarativeContainer):
         flag_reader, snapshots=snapshots, settings=settings, clock=kernel.clock
     )
     flag_service = providers.Factory(make_flag_service, clock=kernel.clock, ids=kernel.ids)
+    # For code written against OpenFeature: api.set_provider(container.safety.openfeature())
+    openfeature = providers.Singleton(openfeature_provider, flags=flags)
     # Data export and deletion (docs/systems/safety/data.md): ``data(uow=uow)``.
     archives = providers.Singleton(local_archives, settings=settings)
     data = providers.Factory(
