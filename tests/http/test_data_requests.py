@@ -269,3 +269,65 @@ async def test_the_staff_list_needs_data_manage(
     )
     (request,) = listed["requests"]
     assert (request["kind"], request["subject_id"]) == ("export", ada.user_id)
+
+
+async def test_staff_export_a_users_data_on_their_behalf_and_download_it(
+    client: httpx.AsyncClient, container: ApplicationContainer
+) -> None:
+    ada = await person(client, container, "ada")
+    root = await staff(client, container, "rosa", StaffRole.SUPERADMIN)
+    admin = "/api/v1/admin/data-requests"
+    ask = {"kind": "export", "subject_kind": "user", "subject_id": ada.user_id}
+
+    missing = {**ask, "subject_id": "usr_nobody", "reason": "ticket 12: a legal request"}
+    problem(
+        await client.post(admin, json=missing, headers=root.headers),
+        404,
+        "safety/data-request-not-found",
+    )
+    asked = ok(
+        await client.post(admin, json={**ask, "reason": "ticket 12"}, headers=root.headers), 202
+    )
+    await run_jobs(container)
+    (listed,) = ok(await client.get(admin, headers=root.headers))["requests"]
+
+    assert (listed["id"], listed["requested_by"], listed["state"]) == (
+        asked["id"],
+        root.user_id,
+        "ready",
+    )
+    assert (await client.get(listed["download_url"], headers=root.headers)).status_code == 200
+    (hers,) = ok(await client.get("/api/v1/me/exports", headers=ada.headers))
+    assert (await client.get(hers["download_url"], headers=ada.headers)).status_code == 200
+
+
+async def test_staff_schedule_and_cancel_an_accounts_deletion_with_a_reason(
+    client: httpx.AsyncClient, container: ApplicationContainer
+) -> None:
+    ada = await person(client, container, "ada")
+    acme = await workspace_of(client, ada)
+    root = await staff(client, container, "rosa", StaffRole.SUPERADMIN)
+    admin = "/api/v1/admin/data-requests"
+    deletion = {"kind": "deletion", "subject_kind": "user", "subject_id": ada.user_id}
+    reason = {"reason": "ticket 13: asked by email, identity checked"}
+
+    ws = {**deletion, "subject_kind": "workspace", "subject_id": acme, **reason}
+    problem(await client.post(admin, json=ws, headers=root.headers), 422, "validation-error")
+    problem(
+        await client.post(admin, json={**deletion, **reason}, headers=root.headers),
+        409,
+        "safety/sole-owner",
+    )
+    gone = await client.delete(f"/api/v1/workspaces/{acme}", headers=ada.headers)
+    assert gone.status_code == 200, gone.text
+    scheduled = ok(await client.post(admin, json={**deletion, **reason}, headers=root.headers), 202)
+    assert ok(await client.get("/api/v1/me/deletion", headers=ada.headers))["id"] == scheduled["id"]
+
+    cancel = f"{admin}/{scheduled['id']}/cancel"
+    canceled = ok(await client.post(cancel, json=reason, headers=root.headers))
+    assert canceled["state"] == "canceled"
+    problem(
+        await client.post(cancel, json=reason, headers=root.headers),
+        409,
+        "safety/data-request-state",
+    )

@@ -253,6 +253,7 @@ class DataExportRequested(DomainEvent, frozen=True, kw_only=True):
     request_id: str
     subject_kind: str
     subject_id: str
+    reason: str | None = None  # staff asking on someone's behalf say why
 
 
 class DataExportReady(DomainEvent, frozen=True, kw_only=True):
@@ -281,6 +282,7 @@ class DataDeletionRequested(DomainEvent, frozen=True, kw_only=True):
     subject_kind: str
     subject_id: str
     erase_after: AwareDatetime
+    reason: str | None = None
 
 
 class DataDeletionCanceled(DomainEvent, frozen=True, kw_only=True):
@@ -289,6 +291,7 @@ class DataDeletionCanceled(DomainEvent, frozen=True, kw_only=True):
     audit_target = ("data_request", "request_id")
 
     request_id: str
+    reason: str | None = None
 
 
 class DataErased(DomainEvent, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ from core.safety.data import (
     DataExportRequested,
     DataRequest,
     DataRequestNotFoundError,
+    DataRequestStateError,
     DataRequestStore,
     DataSubject,
     DataSubjectPart,
@@ -77,7 +78,12 @@ class DataService:
     # --- export ---------------------------------------------------------------------
 
     async def request_export(
-        self, subject_kind: SubjectKind, subject_id: str, *, requested_by: str | None
+        self,
+        subject_kind: SubjectKind,
+        subject_id: str,
+        *,
+        requested_by: str | None,
+        reason: str | None = None,
     ) -> tuple[DataRequest, bool]:
         """A new export of the subject's data, or the one already on its way; ``True``
         when new (the caller enqueues its build)."""
@@ -105,6 +111,7 @@ class DataService:
                 request_id=request.id,
                 subject_kind=subject_kind.value,
                 subject_id=subject_id,
+                reason=reason,
             )
         )
         return request, True
@@ -206,7 +213,7 @@ class DataService:
         return None
 
     async def request_account_deletion(
-        self, user_id: str, *, requested_by: str | None
+        self, user_id: str, *, requested_by: str | None, reason: str | None = None
     ) -> DataRequest:
         """Schedule the account's erasure after the grace period (the one already
         scheduled, if any). The only owner of a live workspace must transfer or delete
@@ -236,6 +243,7 @@ class DataService:
                 subject_kind=SubjectKind.USER.value,
                 subject_id=user_id,
                 erase_after=due,
+                reason=reason,
             )
         )
         return request
@@ -244,10 +252,29 @@ class DataService:
         request = await self.scheduled_deletion(user_id)
         if request is None:
             raise DataRequestNotFoundError("no deletion of this account is scheduled")
+        return await self._cancel(request, None)
+
+    async def cancel_deletion(self, request_id: str, *, reason: str) -> DataRequest:
+        """Staff cancel a scheduled account deletion (409 for any other request)."""
+        request = await self.requests.get(request_id, for_update=True)
+        if request is None:
+            raise DataRequestNotFoundError()
+        if request.kind is not RequestKind.DELETION or request.subject_kind is not SubjectKind.USER:
+            raise DataRequestStateError(
+                "only an account's scheduled deletion can be canceled; a workspace's "
+                "deletion is identity's",
+                request_id=request.id,
+                state=request.state.value,
+            )
+        return await self._cancel(request, reason)
+
+    async def _cancel(self, request: DataRequest, reason: str | None) -> DataRequest:
         now = self._clock.now()
         request.cancel(now)
         await self.requests.save(request)
-        self._uow.raise_event(DataDeletionCanceled(occurred_at=now, request_id=request.id))
+        self._uow.raise_event(
+            DataDeletionCanceled(occurred_at=now, request_id=request.id, reason=reason)
+        )
         return request
 
     async def due_deletions(self, limit: int = 100) -> Sequence[str]:

@@ -9,7 +9,9 @@
   workspace is deleted with ``DELETE /api/v1/workspaces/{id}`` (identity's grace period).
 - The requester, signed in, with the link: ``GET /api/v1/exports/{token}`` (the zip;
   404 once expired, and for anyone else: a link that leaks into a log is useless alone).
-- Staff with ``data:manage``: ``GET /api/v1/admin/data-requests``.
+- Staff with ``data:manage``: ``GET /api/v1/admin/data-requests`` (the list), ``POST``
+  (an export or an account's deletion on someone's behalf, with a reason), and
+  ``POST …/{id}/cancel`` (cancel a scheduled deletion, with a reason).
 
 Staff impersonating a user can neither export nor delete that user's data.
 """
@@ -27,7 +29,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
-from adapters.sql.identity.repositories import SqlWorkspaceRepository
+from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
 from adapters.sql.uow import SqlUnitOfWork
 from core.identity import (
     Principal,
@@ -36,7 +38,7 @@ from core.identity import (
     WorkspaceRole,
     WrongPasswordError,
 )
-from core.kernel import PermissionDeniedError, TenantContext
+from core.kernel import PermissionDeniedError, TenantContext, ValidationError
 from core.safety import current_context
 from core.safety.data import (
     DataRequest,
@@ -115,9 +117,15 @@ class DataRequestOut(msgspec.Struct):
     expires_at: datetime | None
     size: int | None
     error: str | None
+    download_url: str | None = None
+    """For the staff member who asked for this export, while it is ready."""
 
     @classmethod
-    def of(cls, r: DataRequest) -> DataRequestOut:
+    def of(
+        cls, r: DataRequest, viewer: str | None = None, now: datetime | None = None
+    ) -> DataRequestOut:
+        mine = viewer is not None and r.requested_by == viewer and now is not None
+        ready = mine and now is not None and r.is_downloadable(now) and r.token is not None
         return cls(
             r.id,
             r.kind,
@@ -131,7 +139,25 @@ class DataRequestOut(msgspec.Struct):
             r.expires_at,
             r.size,
             r.error,
+            f"{DOWNLOAD_PATH}{r.token}" if ready else None,
         )
+
+
+Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500)]
+
+
+class StaffDataRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An export of a user's or a workspace's data, or an account's deletion (after the
+    grace period, as if the user had asked), on someone's behalf: say why."""
+
+    kind: RequestKind
+    subject_kind: SubjectKind
+    subject_id: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    reason: Reason
+
+
+class StaffCancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
 
 
 class DataRequestsOut(msgspec.Struct):
@@ -280,11 +306,13 @@ class WorkspaceDataController(Controller):
 def _requester_check(
     uow: SqlUnitOfWork, principal: Principal
 ) -> Callable[[DataRequest], Awaitable[bool]]:
-    """Who may use a link: the user it exports, or an owner of the workspace it exports.
-    A link copied into a log or a chat hands nothing over on its own."""
+    """Who may use a link: whoever asked for it, the user it exports, or an owner of the
+    workspace it exports. A link copied into a log or a chat hands nothing over alone."""
 
     async def allowed(request: DataRequest) -> bool:
         user_id = principal.user.id
+        if request.requested_by == user_id:
+            return True  # the owner, or the staff member, who asked for it
         if request.subject_kind is SubjectKind.USER:
             return request.subject_id == user_id
         tenant = TenantContext(request.subject_id, actor_id=user_id)
@@ -336,6 +364,7 @@ class DataAdminController(Controller):
     async def requests(
         self,
         state: State,
+        principal: CurrentPrincipal,
         uow: Uow,
         *,
         kind: Annotated[RequestKind | None, Parameter(description="only this kind")] = None,
@@ -350,6 +379,71 @@ class DataAdminController(Controller):
         )
         more = len(found) > limit
         found = found[:limit]
+        viewer, now = principal.user.id, _now(state)
         return DataRequestsOut(
-            [DataRequestOut.of(r) for r in found], found[-1].id if more and found else None
+            [DataRequestOut.of(r, viewer, now) for r in found],
+            found[-1].id if more and found else None,
         )
+
+    @post(
+        "/",
+        summary="Export a user's or a workspace's data, or delete an account, on someone's "
+        "behalf (staff: data:manage)",
+        status_code=202,
+        description="A deletion waits out the grace period like one the user asked for (and "
+        "is refused while they are a workspace's only owner); the export's link works for "
+        "the staff member who asked. The reason goes into the audit log.",
+        guards=[staff_may(StaffPermission.DATA_MANAGE)],
+    )
+    async def create(
+        self,
+        state: State,
+        principal: CurrentPrincipal,
+        data: JSONBody[StaffDataRequestIn],
+        uow: Uow,
+    ) -> DataRequestOut:
+        await _subject_exists(uow, data.subject_kind, data.subject_id)
+        service, staff_id = _service(state, uow), principal.user.id
+        if data.kind is RequestKind.EXPORT:
+            request, new = await service.request_export(
+                data.subject_kind, data.subject_id, requested_by=staff_id, reason=data.reason
+            )
+            if new:
+                await enqueue_build(container_of(state).workflows.job_queue(uow=uow), request.id)
+        elif data.subject_kind is SubjectKind.USER:
+            request = await service.request_account_deletion(
+                data.subject_id, requested_by=staff_id, reason=data.reason
+            )
+        else:
+            raise ValidationError(
+                "a workspace is deleted by its owner (DELETE /api/v1/workspaces/{id})",
+                field="subject_kind",
+            )
+        return DataRequestOut.of(request, staff_id, _now(state))
+
+    @post(
+        "/{request_id:str}/cancel",
+        summary="Cancel an account's scheduled deletion (staff: data:manage)",
+        status_code=200,
+        guards=[staff_may(StaffPermission.DATA_MANAGE)],
+    )
+    async def cancel(
+        self,
+        state: State,
+        principal: CurrentPrincipal,
+        request_id: FromPath[str],
+        data: JSONBody[StaffCancelIn],
+        uow: Uow,
+    ) -> DataRequestOut:
+        canceled = await _service(state, uow).cancel_deletion(request_id, reason=data.reason)
+        return DataRequestOut.of(canceled, principal.user.id, _now(state))
+
+
+async def _subject_exists(uow: SqlUnitOfWork, kind: SubjectKind, subject_id: str) -> None:
+    if kind is SubjectKind.USER:
+        found = await SqlUserRepository(uow.session).get(subject_id) is not None
+    else:
+        tenant = TenantContext(subject_id)
+        found = await SqlWorkspaceRepository(uow.session).get(tenant) is not None
+    if not found:
+        raise DataRequestNotFoundError(f"no {kind.value} {subject_id!r}", subject_id=subject_id)
