@@ -44,13 +44,13 @@ from entrypoints.http.notifications.webhooks import EmailWebhooksController
 from entrypoints.http.principal_cache import PrincipalCache
 from entrypoints.http.problems import exception_handlers
 from entrypoints.http.safety.audit import AuditAdminController, WorkspaceAuditController
+from entrypoints.http.safety.breakers import BreakersController
 from entrypoints.http.safety.data import (
     DataAdminController,
     ExportDownloadController,
     MyDataController,
     WorkspaceDataController,
 )
-from entrypoints.http.safety.breakers import BreakersController
 from entrypoints.http.safety.flags import FlagsAdminController, FlagsController
 from entrypoints.http.safety.impersonation import (
     ImpersonationController,
