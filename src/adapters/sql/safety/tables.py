@@ -48,9 +48,10 @@ kill_switch_changes = Table(
 )
 
 # Each part's tables, defined on ``metadata`` in modules of their own.
-from adapters.sql.safety import audit_tables  # noqa: E402, F401
-
-from adapters.sql.safety import flag_tables  # noqa: E402, F401
-from adapters.sql.safety import data_tables  # noqa: E402, F401
-from adapters.sql.safety import breaker_tables  # noqa: E402, F401
-from adapters.sql.safety import impersonation_tables  # noqa: E402, F401
+from adapters.sql.safety import (  # noqa: E402, F401
+    audit_tables,
+    breaker_tables,
+    data_tables,
+    flag_tables,
+    impersonation_tables,
+)
