@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import health_live, jobs, me_vs_live, usage
+from bench import flags, health_live, jobs, me_vs_live, usage
 from bench.common import DATABASES, DEFAULT_POSTGRES_URL, RESULTS_DIR, Options
 
-BENCHMARKS = ("all", "health_live", "me", "jobs", "usage")
+BENCHMARKS = ("all", "health_live", "me", "jobs", "usage", "flags")
 
 
 def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
@@ -35,7 +35,10 @@ def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
             f"same PostgreSQL (goal >= {jobs.GOAL}); --rounds applies, --postgres-url too. "
             f"usage: usage events/s through the batch ingest as a ratio to a plain bulk "
             f"insert of the same rows, per database (goal >= {usage.GOAL_RATIO}, and >= "
-            f"{usage.GOAL_POSTGRES_RATE:,} events/s on PostgreSQL); --rounds and --db apply."
+            f"{usage.GOAL_POSTGRES_RATE:,} events/s on PostgreSQL); --rounds and --db apply. "
+            f"flags: in-process evaluations/s of one flag (a constraint and a 50% rollout) "
+            f"as a ratio to UnleashClient.is_enabled (goal >= {flags.GOAL_UNLEASH:g}) and to "
+            f"Flagsmith's local evaluation (goal >= {flags.GOAL_FLAGSMITH:g}); --rounds applies."
         ),
     )
     parser.add_argument(
@@ -107,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "me": me_vs_live.run,
         "jobs": jobs.run,
         "usage": usage.run,
+        "flags": flags.run,
     }
     chosen = list(runs) if benchmark == "all" else [benchmark]
     try:
