@@ -55,4 +55,3 @@ from adapters.sql.safety import (  # noqa: E402, F401
     flag_tables,
     impersonation_tables,
 )
-from adapters.sql.safety import flag_tables  # noqa: E402, F401
