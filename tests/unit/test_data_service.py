@@ -292,3 +292,16 @@ def test_a_pseudonym_replaces_the_id_and_email_and_a_long_enough_name() -> None:
     }
     assert pseudonym.name_replacements(ada) == {"Ada Lovelace": "Erased user"}
     assert pseudonym.name_replacements(al) == {}
+
+
+async def test_a_build_that_keeps_failing_is_marked_failed_and_a_new_one_can_start(
+    world: World,
+) -> None:
+    request, _ = await world.service.request_export(SubjectKind.USER, "usr_1", requested_by=None)
+    await world.service.export_failed(request.id, "OSError: disk full")
+    again, new = await world.service.request_export(SubjectKind.USER, "usr_1", requested_by=None)
+
+    failed = world.requests.rows[request.id]
+    assert (failed.state, failed.error) == (RequestState.FAILED, "OSError: disk full")
+    assert new
+    assert again.id != request.id

@@ -79,7 +79,8 @@ class SqlDataRequestStore:
                 data_requests.c.state == RequestState.SCHEDULED.value,
                 data_requests.c.due_at <= now,
             )
-            .order_by(data_requests.c.due_at, data_requests.c.id)
+            # A held erasure is touched on each run: it goes behind the others.
+            .order_by(data_requests.c.updated_at, data_requests.c.id)
             .limit(limit)
         )
         return list((await self._session.execute(query)).scalars())
