@@ -99,6 +99,24 @@ async def test_support_acts_as_the_user_and_every_response_carries_the_banner_he
     assert "x-impersonation" not in (await client.get(ADMIN, headers=support.headers)).headers
 
 
+async def test_a_session_cookie_is_recognised_however_odd_the_cookie_header(
+    client: httpx.AsyncClient, container: ApplicationContainer, support: Person, ada: Person
+) -> None:
+    body = await started(client, support, ada.user_id)
+
+    # A cookie header Python's own parser gives up on, but the app's does not: the
+    # request must not pass unmarked and unrecorded.
+    odd = await client.get(
+        "/api/v1/me", headers={"Cookie": f'junk="x; nf_session={body["token"]}; other=1'}
+    )
+
+    assert odd.status_code == 200
+    assert odd.json()["id"] == ada.user_id
+    assert odd.headers["x-impersonation"] == body["impersonation"]["id"]
+    [action] = await events(container, "safety.impersonated_action")
+    assert action["path"] == "/api/v1/me"
+
+
 async def test_ops_may_impersonate_too_for_at_most_an_hour_by_default(
     client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
 ) -> None:

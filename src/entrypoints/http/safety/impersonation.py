@@ -25,13 +25,12 @@ on every request, and then
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime
-from http.cookies import CookieError, SimpleCookie
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
@@ -110,23 +109,16 @@ def impersonator_of(request: Request[Any, Any, Any]) -> str | None:
 # --- the layer around the app ---------------------------------------------------------
 
 
-def _session_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """The session token the request authenticates with, as ``auth`` reads it."""
-    cookie_header = b""
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-        elif name == b"cookie":
-            cookie_header = value
-    if not cookie_header:
-        return None
-    try:
-        morsel = SimpleCookie(cookie_header.decode("latin-1")).get(SESSION_COOKIE)
-    except CookieError:
-        return None
-    return morsel.value if morsel is not None and morsel.value else None
+def _session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The session token the request authenticates with, read exactly as ``auth`` reads
+    it (the same accessors), so that no request can look ordinary here and be an
+    impersonation there."""
+    authorization = connection.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    return cookie or None
 
 
 def _is_admin(path: str) -> bool:
@@ -145,7 +137,7 @@ class ImpersonationLayer:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        token = _session_token(scope["headers"])
+        token = _session_token(ASGIConnection(scope))
         if token is None or not token.startswith(IMPERSONATION_TOKEN_PREFIX + "_"):
             await self._app(scope, receive, send)
             return
@@ -379,7 +371,7 @@ class ImpersonationsAdminController(Controller):
             return Response(body, status_code=201, headers=headers)
         body.csrf_token = csrf_token(container.settings().secret_key, signed_in.session.id)
         cookies = session_cookies(state, signed_in)
-        own_token = _session_token(request.scope["headers"])
+        own_token = _session_token(request)
         if own_token is not None:
             cookies.append(_staff_session_cookie(state, own_token, signed_in))
         return Response(body, status_code=201, headers=headers, cookies=cookies)
