@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\.zip")
+from core.safety.data import check_archive_name
 
 
 class LocalArchiveStore:
@@ -23,9 +22,7 @@ class LocalArchiveStore:
         self._folder = folder
 
     def _path(self, name: str) -> Path:
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"not an archive name: {name!r}")
-        return self._folder / name
+        return self._folder / check_archive_name(name)
 
     async def write(self, name: str, files: Mapping[str, bytes]) -> int:
         path = self._path(name)

@@ -11,6 +11,7 @@ the request keeps only the pseudonym the person's records were given.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -230,8 +231,20 @@ class DataRequestStore(Protocol):
         ...
 
 
+_ARCHIVE_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\.zip")
+
+
+def check_archive_name(name: str) -> str:
+    """``name`` if it is an archive's name (letters, digits, ``_``, ``-``, then ``.zip``):
+    no path, so no store can be led outside its place."""
+    if not _ARCHIVE_NAME.fullmatch(name):
+        raise ValueError(f"not an archive name: {name!r}")
+    return name
+
+
 class ArchiveStore(Protocol):
-    """Where built archives wait for their download (a local directory by default)."""
+    """Where built archives wait for their download (a local directory by default).
+    Each method refuses a name ``check_archive_name`` refuses (``ValueError``)."""
 
     async def write(self, name: str, files: Mapping[str, bytes]) -> int:
         """Zip ``files`` into the archive ``name``; returns its size in bytes."""
