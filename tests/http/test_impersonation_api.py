@@ -302,6 +302,22 @@ async def test_stop_ends_the_user_session_and_the_staff_session_still_works(
     assert (await start(client, support, ada.user_id)).status_code == 201
 
 
+async def test_stop_still_ends_one_whose_session_identity_ended_first(
+    client: httpx.AsyncClient, container: ApplicationContainer, support: Person, ada: Person
+) -> None:
+    body = await started(client, support, ada.user_id)
+    as_ada = bearer(body["token"])
+    assert (await client.post("/api/v1/auth/sign-out", headers=as_ada)).status_code == 204
+
+    signed_out = await client.get("/api/v1/me", headers=as_ada)
+    stopped = await client.post(STOP, headers=as_ada)
+
+    assert signed_out.status_code == 401
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["impersonation"]["ended_reason"] == "stopped"
+    assert len(await events(container, "safety.impersonation_stopped")) == 1
+
+
 async def test_with_cookies_stop_puts_the_staff_session_cookies_back(
     client: httpx.AsyncClient, container: ApplicationContainer, ada: Person
 ) -> None:

@@ -449,8 +449,11 @@ class ImpersonationController(Controller):
                 raise UnauthenticatedError(headers={"WWW-Authenticate": 'Bearer realm="ninefold"'})
             raise NotImpersonatingError("this session is not an impersonation: nothing to stop")
         if impersonation.ended_at is None:
-            principal = await authenticate(request)  # checks CSRF with cookies
-            if principal is None or principal.session.id != impersonation.session_id:
+            # The token matched the impersonation already. While its session lives, this
+            # checks CSRF with cookies; a session identity ended early (sign-out, ban,
+            # password reset) may still stop the impersonation: that only takes away.
+            principal = await authenticate(request)
+            if principal is not None and principal.session.id != impersonation.session_id:
                 raise UnauthenticatedError()
             service = impersonation_service(container, uow)
             impersonation = await service.stop(impersonation, impersonation.staff_id)
