@@ -79,3 +79,28 @@ async def test_a_name_is_replaced_as_a_whole_word_only(container: ApplicationCon
     assert payload == (
         '{"inviter": "Erased user", "workspace": "Annabel\'s shop", "note": "Erased user."}'
     )
+
+
+async def test_an_id_or_an_email_is_replaced_only_where_it_stands_alone(
+    container: ApplicationContainer,
+) -> None:
+    now = container.kernel.clock().now()
+    payload = (
+        "usr_42 usr_420 key-by-usr_42 ada@example.com. jimada@example.com "
+        "ada@example.com.au bob+ada@example.com mailto:ada@example.com ?to=ada@example.com"
+    )
+    async with container.unit_of_work() as uow:
+        await uow.session.execute(
+            insert(outbox).values(
+                id="out_1", name="n", payload=payload, occurred_at=now, created_at=now
+            )
+        )
+        changes = {"usr_42": "erased_x", "ada@example.com": "erased_x@erased.invalid"}
+        await scrub(uow.session, outbox, changes, ["payload"])
+        scrubbed = (await uow.session.execute(select(outbox.c.payload))).scalar_one()
+
+    assert scrubbed == (
+        "erased_x usr_420 key-by-erased_x erased_x@erased.invalid. jimada@example.com "
+        "ada@example.com.au bob+ada@example.com mailto:erased_x@erased.invalid "
+        "?to=erased_x@erased.invalid"
+    )

@@ -1,11 +1,12 @@
 """Helpers for each system's ``DataSubjectPart`` (export and erasure) on its own tables:
 rows as JSON-able records, and pseudonymizing text in place.
 
-``scrub`` replaces a person's id and email wherever they appear inside a column's value
-(a JSON payload, a message body, a raw webhook), case-insensitively, in text and binary
-columns alike, on SQLite and PostgreSQL. ``sweep`` scrubs every textual column of a
-system's tables: the safety net after a part's own per-table decisions, so that a value
-copied somewhere unexpected (an event payload, an error message) is pseudonymized too.
+``scrub`` replaces a person's id and email wherever they stand alone inside a column's
+value (a JSON payload, a message body, a raw webhook; never inside a longer address or
+token), case-insensitively, in text and binary columns alike, on SQLite and PostgreSQL.
+``sweep`` scrubs every textual column of a system's tables: the safety net after a
+part's own per-table decisions, so that a value copied somewhere unexpected (an event
+payload, an error message) is pseudonymized too.
 """
 
 from __future__ import annotations
@@ -64,9 +65,21 @@ def _contains(session: AsyncSession, column: Any, needle: str) -> ColumnElement[
     return func.lower(text).contains(needle.lower(), autoescape=True)
 
 
+# Where a needle stands alone: an email not inside a longer address (jimbob@… is not
+# bob@…, nor is bob@example.com.au), an id not inside a longer token (usr_1 in usr_12),
+# a name as a whole word.
+_EMAIL_BEFORE = r"(?<![A-Za-z0-9.!#$%&*+^_`{|}~\-])"
+_EMAIL_AFTER = r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
+_TOKEN_BEFORE, _TOKEN_AFTER = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
+
+
 def _pattern(needle: str, whole_words: bool) -> str:
     escaped = re.escape(needle)
-    return rf"(?<!\w){escaped}(?!\w)" if whole_words else escaped
+    if whole_words:
+        return rf"(?<!\w){escaped}(?!\w)"
+    if "@" in needle:
+        return _EMAIL_BEFORE + escaped + _EMAIL_AFTER
+    return _TOKEN_BEFORE + escaped + _TOKEN_AFTER
 
 
 def _replace(value: Any, needles: Mapping[str, str], whole_words: bool = False) -> Any:
