@@ -23,8 +23,8 @@ from core.workflows import (
 from entrypoints.billing.jobs import billing_schedules, register_billing_jobs
 from entrypoints.containers import ApplicationContainer
 from entrypoints.notifications import notification_schedules, register_notification_jobs
-from entrypoints.safety.flags_jobs import flag_schedules, register_flag_jobs
 from entrypoints.safety.data_jobs import data_schedules, register_data_jobs
+from entrypoints.safety.flags_jobs import flag_schedules, register_flag_jobs
 from entrypoints.webhooks import register_webhooks, webhook_schedules
 
 logger = logging.getLogger("ninefold.jobs")

@@ -400,3 +400,31 @@ async def test_an_invalid_definition_is_refused_with_what_is_wrong(
     )
 
     assert "maybe" in found["detail"]
+
+
+async def test_a_change_is_an_audit_log_entry_with_the_staff_member_and_reason(
+    client: httpx.AsyncClient, container: ApplicationContainer, ops: Person
+) -> None:
+    from sqlalchemy import select
+
+    from adapters.sql.safety.audit_tables import audit_entries
+
+    await create(client, ops)
+    ok(
+        await client.patch(
+            f"{ADMIN}/beta-dashboard",
+            json={"description": "renamed", "reason": "clearer name"},
+            headers=ops.headers,
+        )
+    )
+
+    async with container.unit_of_work() as uow:
+        rows = (
+            await uow.session.execute(
+                select(audit_entries).where(audit_entries.c.target_type == "flag")
+            )
+        ).all()
+
+    found = {(r.action, r.actor_id, r.target_id, r.reason) for r in rows}
+    assert ("flag.created", ops.user_id, "beta-dashboard", "launch plan") in found
+    assert ("flag.updated", ops.user_id, "beta-dashboard", "clearer name") in found

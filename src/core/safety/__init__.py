@@ -31,6 +31,9 @@ from core.safety.context import (
     set_context,
     update_context,
 )
+from core.safety.flag_eval import Evaluation, EvaluationContext, Flags
+from core.safety.flag_eval import Reason as FlagReason
+from core.safety.flags import FlagKind
 from core.safety.kill_switches import (
     KILL_SWITCHES,
     KillSwitch,
@@ -62,6 +65,11 @@ __all__ = [
     "BreakerState",
     "CircuitBreaker",
     "CircuitOpenError",
+    "Evaluation",
+    "EvaluationContext",
+    "FlagKind",
+    "FlagReason",
+    "Flags",
     "KillSwitch",
     "KillSwitchBoard",
     "KillSwitchEngagedError",
