@@ -4,10 +4,12 @@ The rule is the same on every side: a boolean flag ``new-checkout``, on for user
 ``plan`` is in (pro, team), for 50% of them by a sticky rollout on the user id. Every
 context is on the pro plan, so each call checks the constraint and then the rollout.
 
-- ours: ``FlagEvaluator.is_enabled`` from a compiled snapshot (``core.safety.flag_eval``),
-  pure-Python murmur3 with the bucket cache (the hash runs once per user and flag in a
-  process). Also shown, not judged: the cache off (a new user on every call), with the
-  pure-Python hash and with the C hash of ``mmh3`` injected.
+- ours: ``container.safety.flags().is_enabled`` as application code calls it: the
+  process's ``Flags`` over its ``Snapshots`` (the real wiring, ``flag_reader``), the
+  compiled snapshot (``core.safety.flag_eval``), pure-Python murmur3 with the bucket
+  cache (the hash runs once per user and flag in a process). Also shown, not judged: the
+  compiled evaluator called directly, and the cache off (a new user on every call) with
+  the pure-Python hash and with the C hash of ``mmh3`` injected.
 - Unleash: ``UnleashClient.is_enabled`` (the ``UnleashClient`` package, its Rust engine),
   bootstrapped offline from a features dict through its ``FileCache``, metrics and
   registration off, never initialized against a server: no network.
@@ -241,11 +243,35 @@ def check(sides: dict[str, Side], users: Sequence[str]) -> list[str]:
     return problems
 
 
+def as_the_app_reads_it(evaluator: Any) -> Any:
+    """``Flags`` over a loaded ``Snapshots``, wired as the container wires it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from core.safety.flag_eval import FlagSet
+    from core.safety.snapshots import Snapshots, Topic
+    from entrypoints.safety.flags_wiring import flag_reader
+
+    snapshot = FlagSet([evaluator.flag(KEY)], [])
+
+    async def versions() -> dict[str, int]:
+        return {Topic.FLAGS.value: 1}
+
+    async def load() -> FlagSet:
+        return snapshot
+
+    snapshots = Snapshots(versions, {Topic.FLAGS: load})
+    asyncio.run(snapshots.refresh())
+    clock = SimpleNamespace(now=lambda: None)
+    return flag_reader(snapshots, SimpleNamespace(env="production"), clock)  # type: ignore[arg-type]
+
+
 def build_sides(folder: Path, stack: contextlib.ExitStack, users: Sequence[str]) -> dict[str, Side]:
     import mmh3
 
     ours_contexts = our_contexts(users)
     warm = ours()
+    app = as_the_app_reads_it(warm)
     cold = ours(cache=False)
     cold_c = ours(hash32=lambda data, seed: mmh3.hash(data, seed, signed=False), cache=False)
     client = stack.enter_context(unleash(folder))
@@ -255,7 +281,10 @@ def build_sides(folder: Path, stack: contextlib.ExitStack, users: Sequence[str])
         return bool(smith.get_identity_flags(user, traits={"plan": "pro"}).is_feature_enabled(KEY))
 
     return {
-        "ours": Side("ours", True, lambda c: warm.is_enabled(KEY, c), ours_contexts),
+        "ours": Side("ours", True, lambda c: app.is_enabled(KEY, c), ours_contexts),
+        "ours, evaluator direct": Side(
+            "ours, evaluator direct", False, lambda c: warm.is_enabled(KEY, c), ours_contexts
+        ),
         "ours, cache off": Side(
             "ours, cache off", False, lambda c: cold.is_enabled(KEY, c), ours_contexts
         ),

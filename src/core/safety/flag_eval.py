@@ -365,7 +365,7 @@ class FlagSet:
 
     def evaluator(self, environment: str) -> FlagEvaluator:
         found = self._evaluators.get(environment)
-        if found is None:
+        if found is None:  # compiled on first use, once per environment
             found = FlagEvaluator(
                 self.flags.values(),
                 self.segments,
@@ -402,7 +402,11 @@ class Flags:
     def is_enabled(
         self, key: str, ctx: EvaluationContext | None = None, default: bool = False
     ) -> bool:
-        return self.evaluator(ctx.environment if ctx else None).is_enabled(key, ctx, default)
+        snapshot = self._current()  # the hot path: as few calls as it takes
+        if snapshot is None:
+            return default
+        env = (ctx.environment if ctx is not None else None) or self.environment
+        return snapshot.evaluator(env).is_enabled(key, ctx, default)
 
     def value(self, key: str, ctx: EvaluationContext | None = None, default: Any = None) -> Any:
         return self.evaluator(ctx.environment if ctx else None).value(key, ctx, default)

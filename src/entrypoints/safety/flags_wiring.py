@@ -35,9 +35,10 @@ def flag_loader(
 
 def flag_reader(snapshots: Snapshots, settings: Settings, clock: Clock) -> Flags:
     def current() -> FlagSet | None:
-        if not snapshots.has(Topic.FLAGS):
+        try:
+            found: FlagSet = snapshots.get(Topic.FLAGS)
+        except LookupError:  # not loaded yet: every flag answers the caller's default
             return None
-        found: FlagSet = snapshots.get(Topic.FLAGS)
         return found
 
     return Flags(current, settings.env, clock.now)
