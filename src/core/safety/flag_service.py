@@ -6,7 +6,7 @@ scheduled; ``apply_due`` applies those whose time has come (a job, every minute)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -32,6 +32,7 @@ from core.safety.flag_events import (
     SegmentInUseError,
     SegmentNotFoundError,
 )
+from core.safety.flag_ports import FlagStore
 from core.safety.flags import (
     EnvironmentConfig,
     Flag,
@@ -43,37 +44,6 @@ from core.safety.flags import (
     with_default_variants,
 )
 from core.safety.snapshots import Topic, VersionStore
-
-
-class FlagStore(Protocol):
-    """Flags, segments, their history and scheduled changes (the caller's transaction)."""
-
-    async def flags(self, *, include_archived: bool = True) -> list[Flag]: ...
-    async def get(self, key: str, *, for_update: bool = False) -> Flag | None: ...
-    async def save(self, flag: Flag) -> None:
-        """Insert (version 1) or update the flag whose stored version is one less."""
-        ...
-
-    async def segments(self) -> list[Segment]: ...
-    async def get_segment(self, key: str) -> Segment | None: ...
-    async def save_segment(self, segment: Segment) -> None: ...
-    async def delete_segment(self, key: str) -> None: ...
-    async def add_change(self, change: FlagChange) -> None: ...
-    async def history(self, subject: str, key: str, *, limit: int = 50) -> list[FlagChange]:
-        """Newest first."""
-        ...
-
-    async def add_schedule(self, schedule: FlagSchedule) -> None: ...
-    async def get_schedule(self, schedule_id: str) -> FlagSchedule | None: ...
-    async def schedules(self, key: str | None = None) -> list[FlagSchedule]:
-        """Pending ones (of ``key``), soonest first."""
-        ...
-
-    async def due(self, now: datetime, *, limit: int = 100) -> list[FlagSchedule]:
-        """Pending schedules due at ``now``, soonest first, locked for this transaction."""
-        ...
-
-    async def finish_schedule(self, schedule: FlagSchedule) -> None: ...
 
 
 def _shown(item: Flag | Segment | None) -> dict[str, Any] | None:
