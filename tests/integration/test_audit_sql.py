@@ -5,7 +5,7 @@ found by verification, and pseudonymization that keeps the chain verifiable."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from adapters.sql.safety.audit import SqlAuditStore
 from adapters.sql.safety.audit_tables import audit_entries
 from adapters.sql.uow import SqlUnitOfWork
+from contracts.ports.audit_store import AuditStoreContract
 from core.kernel import DomainEvent, FixedClock, IdGenerator
 from core.safety import (
     ActorType,
@@ -45,6 +46,19 @@ def _system_context() -> Iterator[None]:
     before = current_context()
     yield
     set_context(before)
+
+
+@pytest.fixture
+async def uow(container: ApplicationContainer) -> AsyncIterator[SqlUnitOfWork]:
+    """One open unit of work, never committed."""
+    async with container.unit_of_work() as opened:
+        yield opened
+
+
+class TestSqlAuditStore(AuditStoreContract):
+    @pytest.fixture
+    def audit_store(self, uow: SqlUnitOfWork) -> SqlAuditStore:
+        return SqlAuditStore(uow.session, IdGenerator())
 
 
 class _KeyCreated(DomainEvent, frozen=True, kw_only=True):

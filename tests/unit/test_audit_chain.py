@@ -10,8 +10,10 @@ from typing import ClassVar
 import msgspec
 import pytest
 
-from core.kernel import DomainEvent, IdGenerator
-from core.safety import ActorType, AuditEntry, AuditRecord, RequestContext, verify
+from adapters.memory.audit import InMemoryAuditStore
+from contracts.ports.audit_store import AuditStoreContract
+from core.kernel import DomainEvent, FixedClock, IdGenerator
+from core.safety import ActorType, AuditEntry, AuditLog, AuditRecord, RequestContext, verify
 from core.safety.audit import (
     GENESIS_HASH,
     PSEUDONYMIZED,
@@ -299,3 +301,24 @@ def test_an_id_is_not_found_inside_a_longer_one() -> None:
 
     assert not names(entry, "usr_1")
     assert names(entry, "usr_12")
+
+
+class TestInMemoryAuditStore(AuditStoreContract):
+    @pytest.fixture
+    def audit_store(self) -> InMemoryAuditStore:
+        return InMemoryAuditStore()
+
+
+async def test_the_log_verifies_what_its_store_holds_and_names_a_tampered_entry() -> None:
+    store = InMemoryAuditStore()
+    log = AuditLog(store, FixedClock())
+    for n in range(3):
+        await log.record(AuditRecord(action="test.entry", target_id=str(n), context=ALICE))
+    intact = await log.verify()
+    store.tamper(2, reason="rewritten")
+
+    broken = await log.verify()
+
+    assert (intact.intact, intact.entries, intact.head_seq) == (True, 3, 3)
+    assert broken.broken is not None
+    assert broken.broken.seq == 2
