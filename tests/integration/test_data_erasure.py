@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import select
 
 from adapters.sql.billing.ledger_tables import ledger_transactions
+from adapters.sql.identity.repositories import SqlUserRepository, SqlWorkspaceRepository
 from adapters.sql.safety.audit_tables import audit_entries
 from adapters.sql.safety.data_tables import data_requests
 from adapters.sql.schema import SYSTEM_METADATA
@@ -154,7 +155,7 @@ async def test_no_row_of_any_system_names_an_erased_user_except_as_the_pseudonym
     settings: Settings,
 ) -> None:
     zeph = await person(client, container, NAME)
-    await footprint(client, container, zeph)
+    acme, _lab = await footprint(client, container, zeph)
     needles = [zeph.user_id, zeph.email, NAME]
     before = await rows_naming(container, needles)
     # The scan sees them everywhere to begin with: every system holds some of their data.
@@ -212,12 +213,21 @@ async def test_no_row_of_any_system_names_an_erased_user_except_as_the_pseudonym
             )
         ]
         verification = await container.safety.audit(uow=uow).verify()
+        ledger = await container.billing.ledger(uow=uow).verify(TenantContext(acme))
+        orla = await SqlUserRepository(uow.session).get_by_email("orla@example.com")
+        still = await SqlWorkspaceRepository(uow.session).get(TenantContext(acme))
     assert (request.state, request.requested_by) == ("erased", pseudonym)
     assert pseudonym.startswith("erased_")
     assert pseudonym in actors  # the ledger keeps the purchase, naming the pseudonym
     # And so does the audit log (the deletion they asked for), whose chain still holds.
     assert any(pseudonym in entry for entry in audited)
     assert verification.intact, verification.broken
+    # Erasure is not a purge: the others' account, their workspace and its ledger stay,
+    # and the ledger still balances with the purchase in it.
+    assert orla is not None
+    assert still is not None
+    assert ledger.ok
+    assert ledger.derived.available >= 500
     assert export["state"] == "ready"
     assert list(archive.glob("*.zip")) == []  # their archive went with them
 
