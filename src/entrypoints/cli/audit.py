@@ -6,8 +6,8 @@ audit log (docs/systems/safety/audit.md).
   time (``--from``, ``--to``), workspace, action (``member.*`` for a prefix), actor and
   target: ``ninefold audit export --from 2026-12-01T00:00:00Z > audit.jsonl``.
 
-Every command runs with the request context of the operator (``act_as_operator``): what
-a command records names ``cli:<login>@<host>`` as its system actor.
+Every command but ``serve`` and ``worker`` runs with the request context of the operator
+(``act_as_operator``): what it records names ``cli:<login>@<host>`` as its system actor.
 """
 
 from __future__ import annotations
@@ -36,10 +36,18 @@ if TYPE_CHECKING:
     from entrypoints.containers import ApplicationContainer
 
 
-def act_as_operator() -> Callable[[], None]:
-    """Make the CLI's operator the actor of what this process records; call what it
-    answers to restore the context before."""
+# The processes that serve others: their requests and jobs carry their own actors.
+SERVING = frozenset({"serve", "worker"})
+
+
+def act_as_operator(command: str) -> Callable[[], None]:
+    """Make the CLI's operator the actor of what ``command`` records (not of what
+    ``serve`` and ``worker`` do: their jobs act as the system); call what it answers
+    to restore the context before."""
     from core.safety import ActorType, RequestContext, current_context, set_context
+
+    if command in SERVING:
+        return lambda: None
 
     try:
         login = getpass.getuser()

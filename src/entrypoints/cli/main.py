@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = act_as_operator()  # what the command records names the operator
+    previous = act_as_operator(args.command)  # what it records names the operator
     try:
         return int(args.handler(args))
     except ConfigurationError as exc:
