@@ -251,3 +251,31 @@ async def test_the_audit_log_is_for_staff_with_safety_read(
 
     assert (await client.get(ADMIN, headers=ada.headers)).status_code == 404
     assert (await client.get(ADMIN)).status_code == 401
+
+
+async def test_a_staff_credit_grant_is_recorded_once_with_its_reason(
+    client: httpx.AsyncClient, container: ApplicationContainer, support: Person
+) -> None:
+    ops = await staff_member(client, container, "olga", StaffRole.OPS)
+    ada = await person(client, container, "ada")
+    ws = await workspace_of(client, ada)
+    grant = {"workspace_id": ws, "amount": 500, "reason": "ticket 42", "idempotency_key": "t42"}
+
+    first = ok(
+        await client.post("/api/v1/admin/billing/credit-grants", json=grant, headers=ops.headers),
+        201,
+    )
+    again = ok(
+        await client.post("/api/v1/admin/billing/credit-grants", json=grant, headers=ops.headers),
+        201,
+    )
+
+    (entry,) = await _entries(client, support, action="credits.granted")
+    assert first["id"] == again["id"]
+    assert (entry["actor_type"], entry["actor_id"]) == ("staff", ops.user_id)
+    assert (entry["workspace_id"], entry["target_id"], entry["reason"]) == (
+        ws,
+        first["id"],
+        "ticket 42",
+    )
+    assert entry["after"]["amount"] == 500

@@ -195,14 +195,18 @@ class BillingAdminController(Controller):
         if await SqlWorkspaceRepository(uow.session).get(TenantContext(data.workspace_id)) is None:
             raise WorkspaceNotFoundError(f"no workspace {data.workspace_id}")
         key = data.idempotency_key or f"staff:{principal.user.id}:{service.clock.now().isoformat()}"
+        tenant = TenantContext(data.workspace_id, actor_id=principal.user.id)
+        replayed = await service.ledger.posted(tenant, f"staff-grant:{key}") is not None
         grant = await service.ledger.grant(
-            TenantContext(data.workspace_id, actor_id=principal.user.id),
+            tenant,
             source=CreditSource.STAFF,
             amount=data.amount,
             key=f"staff-grant:{key}",
             expires_at=data.expires_at,
             reason=f"{data.reason} (staff {principal.user.id})",
         )
+        if replayed:  # the same request again: granted and recorded once
+            return GrantOut.of(GrantBalance(grant=grant, remaining=grant.amount))
         granted = AuditRecord(
             action="credits.granted",
             workspace_id=data.workspace_id,
