@@ -26,6 +26,7 @@ def test_a_flag_is_created_enabled_rolled_out_and_evaluated(ninefold: Ninefold) 
     config = detail["flag"]["environments"]["development"]
     assert config["enabled"] is True
     assert config["rules"][0]["rollout"] == 50
+    assert config["rules"][0]["name"] == "everyone"
     assert [(c["action"], c["actor"], c["reason"]) for c in detail["history"]] == [
         ("updated", "olga", "half"),
         ("updated", "olga", "go"),
@@ -37,6 +38,22 @@ def test_a_flag_is_created_enabled_rolled_out_and_evaluated(ninefold: Ninefold) 
         assert result.code == 0, result.err
         answers.add(json.loads(result.out)["reason"])
     assert answers <= {"rollout", "default"}
+
+
+def test_enabling_a_boolean_flag_without_rules_turns_it_on_for_everyone(
+    ninefold: Ninefold,
+) -> None:
+    ninefold("flags", "create", "beta", "--reason", "r")
+    off = json.loads(ninefold("flags", "evaluate", "beta", "--user", "usr_1").out)
+
+    ninefold("flags", "enable", "beta", "--reason", "go")
+    on = json.loads(ninefold("flags", "evaluate", "beta", "--user", "usr_1").out)
+    ninefold("flags", "disable", "beta", "--reason", "stop")
+    again = json.loads(ninefold("flags", "evaluate", "beta", "--user", "usr_1").out)
+
+    assert (off["value"], off["reason"]) == (False, "disabled")
+    assert (on["value"], on["reason"]) == (True, "rule")
+    assert (again["value"], again["reason"]) == (False, "disabled")
 
 
 def test_a_change_without_a_reason_is_a_usage_error(ninefold: Ninefold) -> None:

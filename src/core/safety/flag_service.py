@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 
 from core.kernel import Clock, IdGenerator, UnitOfWork
+from core.safety.flag_changes import apply_patch, check_reason, environment_change
 from core.safety.flag_events import (
-    REASON_MAX,
     ChangeAction,
     FlagArchived,
     FlagArchivedError,
@@ -22,7 +22,6 @@ from core.safety.flag_events import (
     FlagExistsError,
     FlagNotFoundError,
     FlagPatch,
-    FlagReasonRequiredError,
     FlagSchedule,
     FlagUpdated,
     FlagVersionConflictError,
@@ -37,7 +36,6 @@ from core.safety.flags import (
     EnvironmentConfig,
     Flag,
     FlagDefinitionError,
-    Rule,
     Segment,
     validate_flag,
     validate_segment,
@@ -51,26 +49,6 @@ def _shown(item: Flag | Segment | None) -> dict[str, Any] | None:
         return None
     shown: dict[str, Any] = msgspec.to_builtins(item)
     return shown
-
-
-def check_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise FlagReasonRequiredError("say why you make this change (a reason is required)")
-    if len(reason) > REASON_MAX:
-        raise FlagReasonRequiredError(f"a reason is at most {REASON_MAX} characters")
-    return reason
-
-
-def apply_patch(flag: Flag, patch: FlagPatch) -> Flag:
-    changes = {
-        name: value
-        for name in patch.__struct_fields__
-        if (value := getattr(patch, name)) is not msgspec.UNSET and name != "environments"
-    }
-    if patch.environments is not msgspec.UNSET:
-        changes["environments"] = {**flag.environments, **patch.environments}
-    return msgspec.structs.replace(flag, **changes)
 
 
 class FlagService:
@@ -197,20 +175,12 @@ class FlagService:
         rollout: int | None = None,
         default_variant: str | None = None,
     ) -> Flag:
-        """Turn a flag on or off in one environment, set its first rule's rollout (a rule
-        for everyone is added when there is none), or its default variant."""
+        """Turn a flag on or off in one environment, set its first rule's rollout, or its
+        default variant (``environment_change``)."""
         flag = await self.get(key)
-        config = flag.environment(environment)
-        changes: dict[str, Any] = {}
-        if enabled is not None:
-            changes["enabled"] = enabled
-        if default_variant is not None:
-            changes["default_variant"] = default_variant
-        if rollout is not None:
-            rules = list(config.rules) or [Rule(name="rollout")]
-            rules[0] = msgspec.structs.replace(rules[0], rollout=rollout)
-            changes["rules"] = tuple(rules)
-        patch = FlagPatch(environments={environment: msgspec.structs.replace(config, **changes)})
+        patch = environment_change(
+            flag, environment, enabled=enabled, rollout=rollout, default_variant=default_variant
+        )
         return await self.update(key, patch, reason=reason, actor=actor)
 
     async def archive(
@@ -399,4 +369,11 @@ class FlagService:
         return sorted(found, key=lambda f: f.stale_at() or now)
 
 
-__all__ = ["EnvironmentConfig", "FlagService", "FlagStore", "apply_patch", "check_reason"]
+__all__ = [
+    "EnvironmentConfig",
+    "FlagService",
+    "FlagStore",
+    "apply_patch",
+    "check_reason",
+    "environment_change",
+]

@@ -5,7 +5,8 @@
 - ``create KEY --reason …``: a boolean flag (off everywhere); ``--kind``, ``--client-visible``.
 - ``set KEY --file change.json --reason …``: apply a change (the HTTP PATCH body's fields).
 - ``enable|disable KEY --reason …``: on or off in an environment (``--env``, default the
-  app's); ``rollout KEY PERCENT --reason …``: the first rule's percentage. With
+  app's; a boolean flag without rules gets a rule for everyone, as Unleash adds its
+  default strategy); ``rollout KEY PERCENT --reason …``: the first rule's percentage. With
   ``--at TIME`` these three schedule the change instead (applied by the every-minute job).
 - ``archive|restore KEY --reason …``; ``stale``: flags past their kind's lifetime.
 - ``evaluate KEY [--user U] [--workspace W] [--plan P] [--attr k=v …]``: what this
@@ -192,10 +193,7 @@ async def _set(args: argparse.Namespace, container: ApplicationContainer) -> int
 async def _environment(
     args: argparse.Namespace, container: ApplicationContainer, **change: Any
 ) -> int:
-    import msgspec
-
-    from core.safety.flag_events import FlagPatch
-    from core.safety.flags import Rule
+    from core.safety.flag_service import environment_change
 
     env = _env(args, container)
     if args.at is None:
@@ -210,12 +208,7 @@ async def _environment(
         return EXIT_OK
 
     async def schedule(service: FlagService) -> Any:
-        config = (await service.get(args.key)).environment(env)
-        if "rollout" in change:
-            rules = list(config.rules) or [Rule(name="rollout")]
-            rules[0] = msgspec.structs.replace(rules[0], rollout=change.pop("rollout"))
-            change["rules"] = tuple(rules)
-        patch = FlagPatch(environments={env: msgspec.structs.replace(config, **change)})
+        patch = environment_change(await service.get(args.key), env, **change)
         return await service.schedule(
             args.key, patch, apply_at=args.at, reason=args.reason, actor=_actor(args)
         )
