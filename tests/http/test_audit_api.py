@@ -4,6 +4,7 @@ workspace owners read and export their workspace's entries only."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,14 +13,20 @@ import msgspec
 import pytest
 from sqlalchemy import update
 
+from adapters.memory.totp import totp_code
 from adapters.sql.safety.audit_tables import audit_entries
 from core.identity import StaffRole, WorkspaceRole
+from core.kernel import FixedClock
 from entrypoints.containers import ApplicationContainer
 from entrypoints.testing.people import PASSWORD, Person, join, person, staff_member, workspace_of
 from entrypoints.testing.workflows import run_jobs
 
 ADMIN = "/api/v1/admin/audit"
 BROWSER = {"User-Agent": "Mozilla/5.0 (audit test)", "X-Request-ID": "req-audit-00000001"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -279,3 +286,43 @@ async def test_a_staff_credit_grant_is_recorded_once_with_its_reason(
         "ticket 42",
     )
     assert entry["after"]["amount"] == 500
+
+
+async def test_two_factor_changes_and_second_steps_are_recorded(
+    client: httpx.AsyncClient, container: ApplicationContainer, support: Person, clock: FixedClock
+) -> None:
+    ada = await person(client, container, "ada")
+    secret = ok(await client.post("/api/v1/me/2fa/enroll", headers=ada.headers))["secret"]
+    token = ok(
+        await client.post(
+            "/api/v1/me/2fa/confirm",
+            json={"code": totp_code(secret, clock.now())},
+            headers=ada.headers,
+        )
+    )["token"]
+    clock.advance(timedelta(seconds=30))
+    sign_in = {"email": ada.email, "password": PASSWORD, "transport": "bearer"}
+    challenge = ok(await client.post("/api/v1/auth/sign-in", json=sign_in))["challenge"]
+    wrong = await client.post(
+        "/api/v1/auth/sign-in/two-factor", json={"challenge": challenge, "code": "000000"}
+    )
+    right = await client.post(
+        "/api/v1/auth/sign-in/two-factor",
+        json={"challenge": challenge, "code": totp_code(secret, clock.now())},
+    )
+    disabled = await client.post(
+        "/api/v1/me/2fa/disable", json={"password": PASSWORD}, headers=bearer(token)
+    )
+
+    assert (wrong.status_code, right.status_code, disabled.status_code) == (400, 200, 204)
+    entries = await _entries(client, support, target_type="user", target_id=ada.user_id)
+    actions = [e["action"] for e in reversed(entries)]
+    assert actions[-4:] == [
+        "auth.two_factor_enabled",
+        "auth.sign_in_failed",
+        "auth.signed_in",
+        "auth.two_factor_disabled",
+    ]
+    failed, signed_in = entries[2], entries[1]
+    assert failed["after"] == {"problem": "identity/invalid-two-factor-code", "step": "two_factor"}
+    assert signed_in["after"]["method"] == "two_factor"
