@@ -13,12 +13,18 @@ import pytest
 
 from core.billing.notifications import BILLING_NOTIFICATIONS
 from core.identity.notifications import IDENTITY_NOTIFICATIONS
+from core.safety.data_notifications import DATA_NOTIFICATIONS
 from core.workflows.notifications import WORKFLOWS_NOTIFICATIONS
 from entrypoints.cli.main import main
 from entrypoints.cli.notifications import CHANNELS, notification_catalog
 
 EXIT_USAGE = 2
-EVERY_TYPE = (*IDENTITY_NOTIFICATIONS, *WORKFLOWS_NOTIFICATIONS, *BILLING_NOTIFICATIONS)
+EVERY_TYPE = (
+    *IDENTITY_NOTIFICATIONS,
+    *WORKFLOWS_NOTIFICATIONS,
+    *BILLING_NOTIFICATIONS,
+    *DATA_NOTIFICATIONS,
+)
 
 
 @dataclass

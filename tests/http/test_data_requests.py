@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from adapters.sql.billing.store_tables import subscriptions
 from adapters.sql.identity.repositories import SqlUserRepository
+from adapters.sql.notifications.outbox import list_emails
 from adapters.sql.workflows.tables import webhook_endpoints
 from core.identity import StaffRole, WorkspaceRole
 from core.kernel import FixedClock
@@ -52,6 +53,12 @@ async def staff(
     return who
 
 
+async def emails_to(container: ApplicationContainer, who: Person, category: str) -> list[Any]:
+    async with container.unit_of_work() as uow:
+        sent = await list_emails(uow.session, limit=100, to=who.email)
+    return [email for email in sent if email.category == category]
+
+
 async def run(container: ApplicationContainer, *jobs: Any) -> None:
     async with container.unit_of_work() as uow:
         queue = container.workflows.job_queue(uow=uow)
@@ -85,6 +92,9 @@ async def test_an_export_is_built_by_a_job_and_its_link_works_until_it_expires(
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["request_id"] == ready["id"]
     assert ready["size"] == len(download.content)
+    (told,) = await emails_to(container, ada, "safety.data_export_ready")
+    assert told.subject == "Your export is ready"
+    assert ready["download_url"] in told.text
 
     clock.advance(timedelta(hours=settings.data_export_link_hours))
     expired_link = await client.get(ready["download_url"], headers=ada.headers)
@@ -192,6 +202,8 @@ async def test_a_deletion_is_canceled_during_the_grace_period_and_nothing_is_era
         202,
     )
     assert again["id"] == scheduled["id"]
+    (told,) = await emails_to(container, ada, "safety.account_deletion_scheduled")
+    assert told.subject == "Your account will be deleted"
     assert ok(await client.get("/api/v1/me/deletion", headers=ada.headers))["id"] == scheduled["id"]
 
     canceled = ok(await client.delete("/api/v1/me/deletion", headers=ada.headers))

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from core.kernel import Clock, IdGenerator, UnitOfWork
+from core.notifications import NotificationRequest, Notifier, Recipient
 from core.safety.data import (
     OPEN_EXPORT_STATES,
     AccountDirectory,
@@ -39,8 +40,10 @@ from core.safety.data import (
     SoleOwnerError,
     SubjectKind,
 )
+from core.safety.data_notifications import ACCOUNT_DELETION_SCHEDULED, DATA_EXPORT_READY
 
 ARCHIVE_FORMAT = 1
+DOWNLOAD_PATH = "/api/v1/exports/"
 ACCOUNT_DELETION_GRACE = timedelta(days=30)
 EXPORT_LINK_LIFETIME = timedelta(hours=24)
 
@@ -64,6 +67,8 @@ class DataService:
         ids: IdGenerator,
         link_lifetime: timedelta = EXPORT_LINK_LIFETIME,
         account_grace: timedelta = ACCOUNT_DELETION_GRACE,
+        notifier: Notifier | None = None,
+        public_url: str = "",
     ) -> None:
         self._uow = uow
         self.requests = requests
@@ -74,6 +79,8 @@ class DataService:
         self._ids = ids
         self._link_lifetime = link_lifetime
         self._account_grace = account_grace
+        self._notifier = notifier
+        self._public_url = public_url.rstrip("/")
 
     # --- export ---------------------------------------------------------------------
 
@@ -157,6 +164,18 @@ class DataService:
                 request_id=request.id,
                 expires_at=expires_at,
             )
+        )
+        what = "your data" if request.subject_kind is SubjectKind.USER else "the workspace's data"
+        await self._tell(
+            request.requested_by,
+            DATA_EXPORT_READY.name,
+            {
+                "what": what,
+                "link": f"{self._public_url}{DOWNLOAD_PATH}{token}",
+                "expires_at": _shown(expires_at),
+            },
+            key=f"{request.id}:ready",
+            workspace_id=_workspace_of(request),
         )
         return request
 
@@ -245,6 +264,12 @@ class DataService:
                 erase_after=due,
                 reason=reason,
             )
+        )
+        await self._tell(
+            user_id,
+            ACCOUNT_DELETION_SCHEDULED.name,
+            {"erase_after": _shown(due), "sign_in_url": f"{self._public_url}/sign-in"},
+            key=f"{request.id}:scheduled",
         )
         return request
 
@@ -380,6 +405,29 @@ class DataService:
         )
         return request
 
+    async def _tell(
+        self,
+        user_id: str | None,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        key: str,
+        workspace_id: str | None = None,
+    ) -> None:
+        """Notify a person (in this unit of work), if a notifier is wired and they exist."""
+        person = await self._directory.subject(user_id) if self._notifier and user_id else None
+        if self._notifier is None or person is None:
+            return
+        recipient = Recipient(
+            user_id=person.user_id,
+            email=person.email,
+            name=person.name or None,
+            workspace_id=workspace_id,
+        )
+        await self._notifier.notify(
+            NotificationRequest(type=kind, recipient=recipient, data=data, idempotency_key=key)
+        )
+
     async def _refuse_sole_owner(self, user_id: str) -> None:
         sole = await self._directory.sole_owned_workspaces(user_id)
         if sole:
@@ -395,6 +443,10 @@ class DataService:
             if export.token is not None:
                 await self._archives.delete(archive_name(export.token))
         await self.requests.forget_subject(subject_kind, subject_id)
+
+
+def _shown(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _workspace_of(request: DataRequest) -> str | None:

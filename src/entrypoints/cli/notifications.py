@@ -28,10 +28,16 @@ def notification_catalog() -> NotificationCatalog:
     from core.billing.notifications import BILLING_NOTIFICATIONS
     from core.identity.notifications import IDENTITY_NOTIFICATIONS
     from core.notifications import NotificationCatalog
+    from core.safety.data_notifications import DATA_NOTIFICATIONS
     from core.workflows.notifications import WORKFLOWS_NOTIFICATIONS
 
     return NotificationCatalog(
-        [*IDENTITY_NOTIFICATIONS, *WORKFLOWS_NOTIFICATIONS, *BILLING_NOTIFICATIONS]
+        [
+            *IDENTITY_NOTIFICATIONS,
+            *WORKFLOWS_NOTIFICATIONS,
+            *BILLING_NOTIFICATIONS,
+            *DATA_NOTIFICATIONS,
+        ]
     )
 
 

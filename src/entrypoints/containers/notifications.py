@@ -30,6 +30,7 @@ from core.notifications import (
     UnsubscribeTokens,
 )
 from core.safety.breaker_registry import BreakerRegistry
+from core.safety.data_notifications import DATA_NOTIFICATIONS
 from core.workflows import WORKFLOWS_NOTIFICATIONS, JobQueue
 from entrypoints.notifications import JobDeliveryQueue
 from entrypoints.safety.guarded import guard_email
@@ -126,7 +127,12 @@ class NotificationsContainer(containers.DeclarativeContainer):
     # Every notification type the systems declare; preferences are checked against it.
     catalog = providers.Singleton(
         NotificationCatalog,
-        types=[*IDENTITY_NOTIFICATIONS, *WORKFLOWS_NOTIFICATIONS, *BILLING_NOTIFICATIONS],
+        types=[
+            *IDENTITY_NOTIFICATIONS,
+            *WORKFLOWS_NOTIFICATIONS,
+            *BILLING_NOTIFICATIONS,
+            *DATA_NOTIFICATIONS,
+        ],
     )
     # Strict (a missing template variable fails the send) everywhere but production.
     renderer = providers.Singleton(JinjaTemplateRenderer, strict=settings.provided.templates_strict)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from adapters.sql.uow import SqlUnitOfWork
 from core.identity import WorkspaceDeletionScheduled, WorkspacePurged
+from core.safety.data_service import DataService
 from core.workflows import JobContext, JobQueue, JobType, RetryPolicy, Schedule
 
 if TYPE_CHECKING:
@@ -60,6 +62,14 @@ def data_schedules() -> list[Schedule]:
     ]
 
 
+def data_service(container: ApplicationContainer, uow: SqlUnitOfWork) -> DataService:
+    """The data service on ``uow``, sending its notifications in the same transaction."""
+    service: DataService = container.safety.data(
+        uow=uow, notifier=container.notifications.notifier(uow=uow)
+    )
+    return service
+
+
 async def enqueue_build(jobs: JobQueue, request_id: str) -> None:
     await jobs.enqueue(BUILD_EXPORT, BuildExport(request_id), idempotency_key=request_id)
 
@@ -73,12 +83,12 @@ def register_data_jobs(container: ApplicationContainer) -> None:
     async def build_export(payload: BuildExport, context: JobContext) -> None:
         try:
             async with container.unit_of_work() as uow:
-                await container.safety.data(uow=uow).build_export(payload.request_id)
+                await data_service(container, uow).build_export(payload.request_id)
                 await uow.commit()
         except Exception as exc:
             if context.is_last_attempt:
                 async with container.unit_of_work() as uow:
-                    await container.safety.data(uow=uow).export_failed(
+                    await data_service(container, uow).export_failed(
                         payload.request_id, f"{type(exc).__name__}: {exc}"
                     )
                     await uow.commit()
@@ -86,7 +96,7 @@ def register_data_jobs(container: ApplicationContainer) -> None:
 
     async def expire_exports(_payload: DataTick, _context: JobContext) -> None:
         async with container.unit_of_work() as uow:
-            expired = await container.safety.data(uow=uow).expire_exports()
+            expired = await data_service(container, uow).expire_exports()
             await uow.commit()
         if expired:
             logger.info("deleted %d export archives past their link's expiry", expired)
@@ -96,12 +106,12 @@ def register_data_jobs(container: ApplicationContainer) -> None:
 
     async def erase_workspace(event: WorkspacePurged) -> None:
         async with container.unit_of_work() as uow:
-            await container.safety.data(uow=uow).erase_workspace(event.workspace_id)
+            await data_service(container, uow).erase_workspace(event.workspace_id)
             await uow.commit()
 
     async def deletion_scheduled(event: WorkspaceDeletionScheduled) -> None:
         async with container.unit_of_work() as uow:
-            await container.safety.data(uow=uow).workspace_deletion_scheduled(
+            await data_service(container, uow).workspace_deletion_scheduled(
                 event.workspace_id, event.purge_after
             )
             await uow.commit()
@@ -117,12 +127,12 @@ async def erase_due_accounts(container: ApplicationContainer) -> int:
     """Erase the accounts whose grace period has passed, one unit of work each; returns
     how many were erased. One that fails is logged and left for the next run."""
     async with container.unit_of_work() as uow:
-        due = await container.safety.data(uow=uow).due_deletions(ERASE_BATCH)
+        due = await data_service(container, uow).due_deletions(ERASE_BATCH)
     erased = failed = 0
     for request_id in due:
         try:
             async with container.unit_of_work() as uow:
-                done = await container.safety.data(uow=uow).erase(request_id)
+                done = await data_service(container, uow).erase(request_id)
                 await uow.commit()
             erased += done
         except Exception:

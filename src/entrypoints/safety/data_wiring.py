@@ -21,6 +21,7 @@ from adapters.sql.safety.data import SqlDataRequestStore, SqlSafetyDataPart
 from adapters.sql.uow import SqlUnitOfWork
 from adapters.sql.workflows.data import SqlWorkflowsDataPart
 from core.kernel import Clock, IdGenerator
+from core.notifications import Notifier
 from core.safety.data import DataSubjectPart
 from core.safety.data_service import DataService
 from entrypoints.settings import Settings
@@ -56,7 +57,10 @@ def make_data_service(
     clock: Clock,
     ids: IdGenerator,
     archives: LocalArchiveStore,
+    notifier: Notifier | None = None,
 ) -> DataService:
+    """The service on ``uow``; pass ``notifier`` (notifications' on the same unit of
+    work) for the emails it sends: ``entrypoints.safety.data_jobs.data_service``."""
     session = uow.session
     return DataService(
         uow=uow,
@@ -68,4 +72,6 @@ def make_data_service(
         ids=ids,
         link_lifetime=timedelta(hours=settings.data_export_link_hours),
         account_grace=timedelta(days=settings.account_deletion_grace_days),
+        notifier=notifier,
+        public_url=settings.effective_public_url,
     )

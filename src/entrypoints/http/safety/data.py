@@ -47,20 +47,19 @@ from core.safety.data import (
     RequestState,
     SubjectKind,
 )
-from core.safety.data_service import DataService
+from core.safety.data_service import DOWNLOAD_PATH, DataService
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.client import client_of
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.identity.admin import staff_guard
 from entrypoints.http.identity.workspaces import provide_access, tenant_guard
 from entrypoints.http.workflows.admin import staff_may
-from entrypoints.safety.data_jobs import enqueue_build
+from entrypoints.safety.data_jobs import data_service, enqueue_build
 
 Uow = NamedDependency[SqlUnitOfWork]
 CurrentPrincipal = NamedDependency[Principal]
 Access = NamedDependency[WorkspaceAccess]
 Limit = Annotated[int, Parameter(description="items per page", ge=1, le=100)]
-DOWNLOAD_PATH = "/api/v1/exports/"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -167,8 +166,7 @@ class DataRequestsOut(msgspec.Struct):
 
 
 def _service(state: State, uow: SqlUnitOfWork) -> DataService:
-    service: DataService = container_of(state).safety.data(uow=uow)
-    return service
+    return data_service(container_of(state), uow)
 
 
 def _now(state: State) -> datetime:
