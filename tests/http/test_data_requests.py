@@ -343,3 +343,23 @@ async def test_staff_schedule_and_cancel_an_accounts_deletion_with_a_reason(
         409,
         "safety/data-request-state",
     )
+
+
+async def test_staff_impersonating_a_user_can_neither_export_nor_delete_their_data(
+    client: httpx.AsyncClient, container: ApplicationContainer
+) -> None:
+    ada = await person(client, container, "ada")
+    support = await staff(client, container, "sam", StaffRole.SUPPORT)
+    started = await client.post(
+        "/api/v1/admin/impersonations",
+        json={"user_id": ada.user_id, "reason": "ticket 9: a page", "transport": "bearer"},
+        headers=support.headers,
+    )
+    as_ada = {"Authorization": f"Bearer {ok(started, 201)['token']}"}
+
+    exported = await client.post("/api/v1/me/export", headers=as_ada)
+    deleted = await client.post("/api/v1/me/deletion", json={"password": PASSWORD}, headers=as_ada)
+
+    problem(exported, 403, "permission-denied")
+    problem(deleted, 403, "permission-denied")
+    assert ok(await client.get("/api/v1/me/exports", headers=ada.headers)) == []
