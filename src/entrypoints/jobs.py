@@ -25,6 +25,10 @@ from entrypoints.containers import ApplicationContainer
 from entrypoints.notifications import notification_schedules, register_notification_jobs
 from entrypoints.safety.data_jobs import data_schedules, register_data_jobs
 from entrypoints.safety.flags_jobs import flag_schedules, register_flag_jobs
+from entrypoints.safety.impersonation_jobs import (
+    impersonation_schedules,
+    register_impersonation_jobs,
+)
 from entrypoints.webhooks import register_webhooks, webhook_schedules
 
 logger = logging.getLogger("ninefold.jobs")
@@ -58,6 +62,7 @@ def schedules() -> list[Schedule]:
         *billing_schedules(),
         *flag_schedules(),
         *data_schedules(),
+        *impersonation_schedules(),
     ]
 
 
@@ -102,3 +107,4 @@ def register_jobs(container: ApplicationContainer) -> None:
     register_billing_jobs(container)
     register_flag_jobs(container)
     register_data_jobs(container)
+    register_impersonation_jobs(container)

@@ -19,6 +19,7 @@ from core.kernel import FixedClock
 from core.safety.audit import AuditEntry, AuditLog
 from entrypoints.containers import ApplicationContainer, build_container, close_container
 from entrypoints.http.app import create_app
+from entrypoints.safety.impersonation_jobs import expire_impersonations
 from entrypoints.settings import Settings
 from entrypoints.testing.people import PASSWORD, Person, person, staff_member
 from entrypoints.testing.plugin import serve_in_process, settings_with
@@ -448,3 +449,21 @@ async def test_the_maximum_can_be_configured_lower(settings: Settings) -> None:
             assert started_at < expires_at
     finally:
         await close_container(container)
+
+
+async def test_the_minutely_job_records_an_expiry_nobody_looked_at(
+    client: httpx.AsyncClient,
+    container: ApplicationContainer,
+    clock: FixedClock,
+    support: Person,
+    ada: Person,
+) -> None:
+    await started(client, support, ada.user_id, minutes=5)
+
+    assert await expire_impersonations(container) == 0
+    clock.advance(timedelta(minutes=6))
+    assert await expire_impersonations(container) == 1
+    assert await expire_impersonations(container) == 0
+
+    [expired] = await events(container, "safety.impersonation_expired")
+    assert expired["occurred_at"] == "2030-01-01T00:05:00Z"

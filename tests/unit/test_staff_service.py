@@ -188,7 +188,10 @@ async def test_create_staff_checks_the_password_like_sign_up(world: World) -> No
     assert not created.promoted
     assert created.user.staff_role is StaffRole.OPS
     assert created.user.email_verified_at is not None
-    assert [name for name, _ in await world.published()] == ["identity.user_registered"]
+    assert [name for name, _ in await world.published()] == [
+        "identity.user_registered",
+        "identity.staff_role_changed",  # an audit log entry
+    ]
 
 
 async def test_create_staff_promotes_an_existing_user_and_refuses_staff(world: World) -> None:

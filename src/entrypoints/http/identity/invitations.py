@@ -177,7 +177,9 @@ class InvitationAcceptController(Controller):
             token, data.password, data.name, ip=client["ip"]
         )
         sessions: SessionService = _container(state).identity.sessions(session=uow.session)
-        signed_in = await sessions.open_session(user, **client)
+        signed_in = await sessions.open_session(
+            user, ip=client["ip"], user_agent=client["user_agent"]
+        )
         body = InvitationAcceptedOut(
             workspace=WorkspaceOut.of(workspace, membership),
             user=Me.of(user),

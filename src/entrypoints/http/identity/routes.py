@@ -52,8 +52,8 @@ from entrypoints.http.identity.schemas import (
     TwoFactorSignIn,
 )
 from entrypoints.http.principal_cache import PrincipalCache
-from entrypoints.http.safety.impersonation import impersonator_of
 from entrypoints.http.safety.acting import record
+from entrypoints.http.safety.impersonation import impersonator_of
 from entrypoints.http.safety.sign_ins import sign_in_refused, signed_in
 
 Uow = NamedDependency[SqlUnitOfWork]
