@@ -120,8 +120,8 @@ class KillSwitchEngagedError(DomainError):
 
     def __init__(self, switch: KillSwitch, state: SwitchState) -> None:
         super().__init__(
-            f"{switch.description.split(':')[0]} is switched off by the operators "
-            f"(kill switch {switch.name!r}); try again later",
+            f"switched off by the operators for now (kill switch {switch.name!r}: "
+            f"{switch.description}); try again later",
             headers={"Retry-After": str(switch.retry_after)},
             kill_switch=switch.name,
             runbook=RUNBOOK_BASE + switch.runbook,
