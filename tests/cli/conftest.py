@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from tests.cli.harness import cli_env, ninefold
+
+__all__ = ["cli_env", "ninefold"]  # fixtures for every CLI test
 
 
 @pytest.fixture(autouse=True)

@@ -5,61 +5,16 @@ the operator as its actor."""
 from __future__ import annotations
 
 import asyncio
-import io
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
-import pytest
 from sqlalchemy import update
+from tests.cli.harness import Ninefold
 
 from adapters.sql.safety.audit_tables import audit_entries
-from entrypoints.cli.main import main
 from entrypoints.containers import build_container, close_container
 from entrypoints.settings import ensure_secret_key, load_settings
 
 STRONG = "violet-kestrel-harbour-47"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-Ninefold = Callable[..., Run]
-
-
-@pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
-) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("NINEFOLD_") and not name.startswith("NINEFOLD_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NINEFOLD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("NINEFOLD_DATABASE_URL", database_url)
-    return monkeypatch
-
-
-@pytest.fixture
-def ninefold(cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Ninefold:
-    def run(*argv: str, stdin: str | None = None) -> Run:
-        if stdin is not None:
-            cli_env.setattr("sys.stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def _create_staff(ninefold: Ninefold, email: str) -> None:

@@ -7,61 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from tests.cli.harness import Ninefold
 
 from adapters.sandbox import SandboxPaymentProvider
 from contracts.ports.payment_provider import CREDITS, PRO_MONTH, SPECS
 from core.billing.payments import CheckoutMode, CheckoutRequest
-from entrypoints.cli.main import main
 from entrypoints.containers import ApplicationContainer, build_container, close_container
 from entrypoints.settings import ensure_secret_key, load_settings
 
 T = TypeVar("T")
 WS = "ws_cli"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-Ninefold = Callable[..., Run]
-
-
-@pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
-) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("NINEFOLD_") and not name.startswith("NINEFOLD_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NINEFOLD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("NINEFOLD_DATABASE_URL", database_url)
-    monkeypatch.setenv("NINEFOLD_LOG_LEVEL", "warning")
-    return monkeypatch
-
-
-@pytest.fixture
-def ninefold(cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Ninefold:
-    def run(*argv: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def with_sandbox(work: Callable[[SandboxPaymentProvider], Awaitable[T]]) -> T:

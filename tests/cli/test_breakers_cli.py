@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.cli.test_billing_sandbox_cli import Ninefold, cli_env, ninefold
-
-__all__ = ["cli_env", "ninefold"]
+from tests.cli.harness import Ninefold
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.test_billing_sandbox_cli import Ninefold, cli_env, ninefold
-
-__all__ = ["cli_env", "ninefold"]
+from tests.cli.harness import Ninefold
 
 
 def test_a_flag_is_created_enabled_rolled_out_and_evaluated(ninefold: Ninefold) -> None:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import pytest
+from tests.cli.harness import Ninefold
 
 from core.workflows import JobContext, JobState, JobType, PermanentJobError, RetryPolicy
 from core.workflows.admin import MAX_PAGE
 from entrypoints.cli.jobs import JOB_STATES, PAGE_MAX
-from entrypoints.cli.main import main
 from entrypoints.containers import ApplicationContainer, build_container, close_container
 from entrypoints.jobs import register_jobs
 from entrypoints.settings import ensure_secret_key, load_settings
@@ -30,44 +28,6 @@ from entrypoints.testing.workflows import run_jobs
 from entrypoints.worker import Worker
 
 T = TypeVar("T")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-Ninefold = Callable[..., Run]
-
-
-@pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
-) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("NINEFOLD_") and not name.startswith("NINEFOLD_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NINEFOLD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("NINEFOLD_DATABASE_URL", database_url)
-    monkeypatch.setenv("NINEFOLD_LOG_LEVEL", "warning")
-    return monkeypatch
-
-
-@pytest.fixture
-def ninefold(cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Ninefold:
-    def run(*argv: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 # --- arranging jobs ------------------------------------------------------------------------
