@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): run the benchmarks and print the ratios.
 
 ``python -m bench`` runs everything: ``health_live``, then ``me`` on SQLite and on
-PostgreSQL, then ``jobs``, then ``usage``. ``python -m bench health_live`` or ``python -m
-bench me --db sqlite`` run one.
+PostgreSQL, then ``jobs``, then ``usage``, then ``flags``. ``python -m bench health_live``
+or ``python -m bench me --db sqlite`` run one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def parse(argv: Sequence[str] | None = None) -> tuple[str, Options]:
             f"database (goal >= {me_vs_live.GOAL}). jobs: no-op jobs enqueued and completed "
             f"per second by our SQL engine on PostgreSQL as a ratio to SAQ's own worker on the "
             f"same PostgreSQL (goal >= {jobs.GOAL}); --rounds applies, --postgres-url too. "
-            f"usage: usage events/s through the batch ingest as a ratio to a plain bulk "
+            f"usage: usage events/s through the batch endpoint as a ratio to a plain bulk "
             f"insert of the same rows, per database (goal >= {usage.GOAL_RATIO}, and >= "
             f"{usage.GOAL_POSTGRES_RATE:,} events/s on PostgreSQL); --rounds and --db apply. "
             f"flags: in-process evaluations/s of one flag (a constraint and a 50% rollout) "
