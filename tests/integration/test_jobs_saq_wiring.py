@@ -13,7 +13,8 @@ from adapters.saq import SaqJobStore
 from adapters.sql.uow import SqlUnitOfWork
 from core.workflows import JobContext, JobState, JobType
 from entrypoints.containers import ApplicationContainer, build_container, close_container
-from entrypoints.settings import Settings, check_settings
+from entrypoints.settings import Settings
+from entrypoints.settings_checks import check_settings
 from entrypoints.testing.plugin import settings_with
 from entrypoints.testing.redis import delete_keys
 
